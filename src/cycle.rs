@@ -1,0 +1,712 @@
+//! The 1cycle formula, as torch's `OneCycleLR.get_lr` evaluates it.
+//!
+//! Torch describes a schedule as a list of phases, each ending at a (float) step and naming
+//! the group values it anneals between. For step `s` it takes the first phase whose
+//! `end_step >= s` (or the last phase), with `start_step` the previous phase's `end_step`
+//! (0.0 for the first), and computes
+//!
+//! ```text
+//! pct = (s - start_step) / (end_step - start_step)
+//! cos:    end + (start - end) / 2.0 * (cos(pi * pct) + 1)
+//! linear: (end - start) * pct + start
+//! ```
+//!
+//! Everything below repeats those operations in that order, in `f64`. Comparisons of the
+//! integer step with a float `end_step` are exact, as Python's are (not a conversion of the
+//! step to `f64`), so steps beyond 2**53 land in the same phase as in torch.
+
+use std::f64::consts::PI;
+use std::ops::Range;
+
+use crate::error::Error;
+
+/// A group value a phase starts or ends at. The names are torch's `param_group` keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    InitialLr,
+    MaxLr,
+    MinLr,
+    MaxMomentum,
+    BaseMomentum,
+}
+
+impl Key {
+    pub const ALL: [Key; 5] = [
+        Key::InitialLr,
+        Key::MaxLr,
+        Key::MinLr,
+        Key::MaxMomentum,
+        Key::BaseMomentum,
+    ];
+
+    /// The `param_group` key torch stores this value under.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Key::InitialLr => "initial_lr",
+            Key::MaxLr => "max_lr",
+            Key::MinLr => "min_lr",
+            Key::MaxMomentum => "max_momentum",
+            Key::BaseMomentum => "base_momentum",
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.name() == name)
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The five group values a schedule reads, indexed by [`Key`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Values([f64; 5]);
+
+impl Values {
+    #[must_use]
+    pub const fn new(
+        initial_lr: f64,
+        max_lr: f64,
+        min_lr: f64,
+        max_momentum: f64,
+        base_momentum: f64,
+    ) -> Values {
+        Values([initial_lr, max_lr, min_lr, max_momentum, base_momentum])
+    }
+
+    /// The values torch's constructor stores in each group:
+    /// `initial_lr = max_lr / div_factor`, `min_lr = initial_lr / final_div_factor`.
+    #[must_use]
+    pub fn from_max_lr(
+        max_lr: f64,
+        div_factor: f64,
+        final_div_factor: f64,
+        max_momentum: f64,
+        base_momentum: f64,
+    ) -> Values {
+        let initial_lr = max_lr / div_factor;
+        let min_lr = initial_lr / final_div_factor;
+        Values::new(initial_lr, max_lr, min_lr, max_momentum, base_momentum)
+    }
+
+    #[must_use]
+    pub const fn get(&self, key: Key) -> f64 {
+        self.0[key.index()]
+    }
+}
+
+/// How a phase moves from its start value to its end value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Anneal {
+    Cos,
+    Linear,
+}
+
+impl Anneal {
+    /// `"cos"` or `"linear"`, torch's `anneal_strategy` names.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Anneal> {
+        match name {
+            "cos" => Some(Anneal::Cos),
+            "linear" => Some(Anneal::Linear),
+            _ => None,
+        }
+    }
+
+    /// The part of the formula shared by lr and momentum at one step: `cos(pi * pct) + 1`
+    /// for cos (torch's `cos_out`), `pct` itself for linear.
+    #[inline(always)]
+    #[must_use]
+    pub fn factor(self, pct: f64) -> f64 {
+        match self {
+            Anneal::Cos => (PI * pct).cos() + 1.0,
+            Anneal::Linear => pct,
+        }
+    }
+
+    /// torch's `_annealing_cos` / `_annealing_linear`, given [`Anneal::factor`].
+    #[inline(always)]
+    #[must_use]
+    pub fn interpolate(self, start: f64, end: f64, factor: f64) -> f64 {
+        match self {
+            Anneal::Cos => end + (start - end) / 2.0 * factor,
+            Anneal::Linear => (end - start) * factor + start,
+        }
+    }
+}
+
+/// One entry of torch's `_schedule_phases`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Phase {
+    pub end_step: f64,
+    pub start_lr: Key,
+    pub end_lr: Key,
+    pub start_momentum: Key,
+    pub end_momentum: Key,
+}
+
+type PhaseKeys = [Key; 4];
+
+const TWO_PHASE: [PhaseKeys; 2] = [
+    [
+        Key::InitialLr,
+        Key::MaxLr,
+        Key::MaxMomentum,
+        Key::BaseMomentum,
+    ],
+    [Key::MaxLr, Key::MinLr, Key::BaseMomentum, Key::MaxMomentum],
+];
+
+const THREE_PHASE: [PhaseKeys; 3] = [
+    [
+        Key::InitialLr,
+        Key::MaxLr,
+        Key::MaxMomentum,
+        Key::BaseMomentum,
+    ],
+    [
+        Key::MaxLr,
+        Key::InitialLr,
+        Key::BaseMomentum,
+        Key::MaxMomentum,
+    ],
+    [
+        Key::InitialLr,
+        Key::MinLr,
+        Key::MaxMomentum,
+        Key::MaxMomentum,
+    ],
+];
+
+/// Which of torch's two layouts a phase list follows (used to explain errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    TwoPhase,
+    ThreePhase,
+    Other,
+}
+
+impl Layout {
+    fn of(phases: &[Phase]) -> Layout {
+        let keys: Vec<PhaseKeys> = phases
+            .iter()
+            .map(|p| [p.start_lr, p.end_lr, p.start_momentum, p.end_momentum])
+            .collect();
+        if keys == TWO_PHASE {
+            Layout::TwoPhase
+        } else if keys == THREE_PHASE {
+            Layout::ThreePhase
+        } else {
+            Layout::Other
+        }
+    }
+
+    /// What makes phase `phase` of this layout empty, and how to avoid it.
+    #[must_use]
+    pub fn zero_width_hint(self, phase: usize) -> &'static str {
+        match (self, phase) {
+            (Layout::TwoPhase | Layout::ThreePhase, 0) => {
+                "This happens when pct_start * total_steps == 1: the warm-up phase ends at \
+                 step 0. Choose pct_start so that pct_start * total_steps is not exactly 1 \
+                 (for example a slightly larger pct_start), or change total_steps."
+            }
+            (Layout::TwoPhase, 1) => {
+                "This happens at the extra step last_epoch == total_steps when \
+                 pct_start * total_steps == total_steps (pct_start=1.0): the annealing \
+                 phase is empty. Use pct_start < 1.0, or stop at step total_steps - 1."
+            }
+            (Layout::ThreePhase, 1) => {
+                "This happens when pct_start * total_steps == 1. Choose another pct_start \
+                 or total_steps."
+            }
+            (Layout::ThreePhase, 2) => {
+                "This happens at the extra step last_epoch == total_steps when \
+                 2 * pct_start * total_steps == total_steps + 1: the final phase is empty. \
+                 Choose another pct_start, or stop at step total_steps - 1."
+            }
+            _ => "Give each phase a different end_step.",
+        }
+    }
+}
+
+/// A run of consecutive steps that fall in one phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    pub phase: usize,
+    pub steps: Range<u64>,
+    pub start_step: f64,
+    pub width: f64,
+}
+
+/// A 1cycle schedule: its phases and annealing strategy. Immutable; the group values it
+/// anneals between are passed to each evaluation, as torch reads them from the optimizer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OneCycle {
+    phases: Vec<Phase>,
+    anneal: Anneal,
+    layout: Layout,
+}
+
+/// `s <= x` for an integer `s` and a float `x`, compared exactly (as Python compares an
+/// `int` with a `float`): `s <= x` exactly when `s <= floor(x)`.
+fn int_le_float(s: i128, x: f64) -> bool {
+    // `as` saturates, so +-inf and huge values fall on the right side; NaN compares false.
+    !x.is_nan() && s <= x.floor() as i128
+}
+
+/// The first integer step greater than `x` (NaN: none is, so `i128::MAX`).
+fn first_step_above(x: f64) -> i128 {
+    if x.is_nan() {
+        i128::MAX
+    } else {
+        (x.floor() as i128).saturating_add(1)
+    }
+}
+
+impl OneCycle {
+    /// The schedule torch's `OneCycleLR(total_steps=..., pct_start=..., three_phase=...,
+    /// anneal_strategy=...)` builds, phase ends computed as torch computes them.
+    ///
+    /// # Errors
+    /// [`Error::TotalSteps`] for `total_steps < 1`, [`Error::PctStart`] for `pct_start`
+    /// outside `[0, 1]`.
+    pub fn new(
+        total_steps: i64,
+        pct_start: f64,
+        three_phase: bool,
+        anneal: Anneal,
+    ) -> Result<OneCycle, Error> {
+        if total_steps < 1 {
+            return Err(Error::TotalSteps { value: total_steps });
+        }
+        if !(0.0..=1.0).contains(&pct_start) {
+            return Err(Error::PctStart { value: pct_start });
+        }
+        let total = total_steps as f64;
+        // torch: float(pct_start * total_steps) - 1, float(2 * pct_start * total_steps) - 2,
+        // and the int total_steps - 1 (an int, converted to float where it meets one).
+        let warm_up_end = pct_start * total - 1.0;
+        let last_end = (total_steps - 1) as f64;
+        let (ends, keys): (Vec<f64>, &[PhaseKeys]) = if three_phase {
+            (
+                vec![warm_up_end, 2.0 * pct_start * total - 2.0, last_end],
+                &THREE_PHASE,
+            )
+        } else {
+            (vec![warm_up_end, last_end], &TWO_PHASE)
+        };
+        let phases = ends
+            .into_iter()
+            .zip(keys)
+            .map(|(end_step, k)| Phase {
+                end_step,
+                start_lr: k[0],
+                end_lr: k[1],
+                start_momentum: k[2],
+                end_momentum: k[3],
+            })
+            .collect();
+        OneCycle::from_phases(phases, anneal)
+    }
+
+    /// A schedule from an explicit phase list (torch's `_schedule_phases`, as a loaded
+    /// `state_dict` may hold it).
+    ///
+    /// # Errors
+    /// [`Error::Phases`] for an empty list.
+    pub fn from_phases(phases: Vec<Phase>, anneal: Anneal) -> Result<OneCycle, Error> {
+        if phases.is_empty() {
+            return Err(Error::Phases {
+                reason: "at least one phase is needed",
+            });
+        }
+        let layout = Layout::of(&phases);
+        Ok(OneCycle {
+            phases,
+            anneal,
+            layout,
+        })
+    }
+
+    #[must_use]
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    #[must_use]
+    pub fn anneal(&self) -> Anneal {
+        self.anneal
+    }
+
+    #[must_use]
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn zero_width(&self, phase: usize, step: i128, at: f64) -> Error {
+        Error::ZeroWidthPhase {
+            layout: self.layout,
+            phase,
+            step,
+            at,
+        }
+    }
+
+    /// The phase step `step` falls in and its `pct` within it, as torch's `get_lr` finds
+    /// them.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidthPhase`] where torch divides by zero.
+    pub fn locate(&self, step: i64) -> Result<(usize, f64), Error> {
+        let last = self.phases.len() - 1;
+        let mut start_step = 0.0;
+        let mut index = last;
+        for (i, phase) in self.phases[..last].iter().enumerate() {
+            if int_le_float(i128::from(step), phase.end_step) {
+                index = i;
+                break;
+            }
+            start_step = phase.end_step;
+        }
+        let width = self.phases[index].end_step - start_step;
+        if width == 0.0 {
+            return Err(self.zero_width(index, i128::from(step), start_step));
+        }
+        Ok((index, (step as f64 - start_step) / width))
+    }
+
+    /// `(lr, momentum)` at `step` for a group holding `values`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidthPhase`] where torch divides by zero.
+    pub fn at(&self, step: i64, values: &Values) -> Result<(f64, f64), Error> {
+        let (index, pct) = self.locate(step)?;
+        let phase = &self.phases[index];
+        let factor = self.anneal.factor(pct);
+        Ok((
+            self.anneal
+                .interpolate(values.get(phase.start_lr), values.get(phase.end_lr), factor),
+            self.anneal.interpolate(
+                values.get(phase.start_momentum),
+                values.get(phase.end_momentum),
+                factor,
+            ),
+        ))
+    }
+
+    /// The steps of `[start, stop)` split by phase, found once for the whole window.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidthPhase`] if any step of the window falls in a phase of zero width.
+    pub fn spans(&self, start: u64, stop: u64) -> Result<Vec<Span>, Error> {
+        let last = self.phases.len() - 1;
+        let (window_lo, window_hi) = (i128::from(start), i128::from(stop));
+        let mut spans = Vec::with_capacity(self.phases.len());
+        // Steps below `taken` belong to an earlier phase (the first whose end_step >= s).
+        let mut taken = i128::MIN;
+        let mut start_step = 0.0;
+        for (i, phase) in self.phases.iter().enumerate() {
+            let above = if i == last {
+                i128::MAX
+            } else {
+                first_step_above(phase.end_step)
+            };
+            let lo = taken.max(window_lo);
+            let hi = above.min(window_hi);
+            if lo < hi {
+                let width = phase.end_step - start_step;
+                if width == 0.0 {
+                    return Err(self.zero_width(i, lo, start_step));
+                }
+                // lo and hi lie within [start, stop], so they fit in u64.
+                spans.push(Span {
+                    phase: i,
+                    steps: lo as u64..hi as u64,
+                    start_step,
+                    width,
+                });
+            }
+            taken = taken.max(above);
+            start_step = phase.end_step;
+        }
+        Ok(spans)
+    }
+}
+
+/// The parameters of one schedule, as `onecycle.schedule()` and torch's constructor take
+/// them (with one parameter group).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    pub total_steps: i64,
+    pub max_lr: f64,
+    pub pct_start: f64,
+    pub anneal: Anneal,
+    pub div_factor: f64,
+    pub final_div_factor: f64,
+    pub base_momentum: f64,
+    pub max_momentum: f64,
+    pub three_phase: bool,
+}
+
+impl Config {
+    /// torch's defaults for everything but `total_steps` and `max_lr`.
+    #[must_use]
+    pub fn new(total_steps: i64, max_lr: f64) -> Config {
+        Config {
+            total_steps,
+            max_lr,
+            pct_start: 0.3,
+            anneal: Anneal::Cos,
+            div_factor: 25.0,
+            final_div_factor: 1e4,
+            base_momentum: 0.85,
+            max_momentum: 0.95,
+            three_phase: false,
+        }
+    }
+
+    /// Checks every parameter and builds the schedule and its group values.
+    ///
+    /// # Errors
+    /// The first invalid parameter, in signature order.
+    pub fn build(&self) -> Result<(OneCycle, Values), Error> {
+        fn positive(name: &'static str, value: f64) -> Result<(), Error> {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::NotPositive { name, value })
+            }
+        }
+        fn finite(name: &'static str, value: f64) -> Result<(), Error> {
+            if value.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::NotFinite { name, value })
+            }
+        }
+        positive("max_lr", self.max_lr)?;
+        let cycle = OneCycle::new(
+            self.total_steps,
+            self.pct_start,
+            self.three_phase,
+            self.anneal,
+        )?;
+        finite("base_momentum", self.base_momentum)?;
+        finite("max_momentum", self.max_momentum)?;
+        positive("div_factor", self.div_factor)?;
+        positive("final_div_factor", self.final_div_factor)?;
+        let values = Values::from_max_lr(
+            self.max_lr,
+            self.div_factor,
+            self.final_div_factor,
+            self.max_momentum,
+            self.base_momentum,
+        );
+        Ok((cycle, values))
+    }
+
+    /// Checks `0 <= start <= stop <= total_steps + 1` (torch allows one step past the end).
+    ///
+    /// # Errors
+    /// [`Error::Window`] otherwise.
+    pub fn check_window(&self, start: u64, stop: u64) -> Result<(), Error> {
+        let end = u64::try_from(self.total_steps).unwrap_or(0) + 1;
+        if start <= stop && stop <= end {
+            Ok(())
+        } else {
+            Err(Error::Window {
+                start,
+                stop,
+                total_steps: self.total_steps,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn torch_defaults(total: i64, pct: f64, three: bool, anneal: Anneal) -> (OneCycle, Values) {
+        Config {
+            pct_start: pct,
+            three_phase: three,
+            anneal,
+            ..Config::new(total, 0.1)
+        }
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn phase_ends_follow_torch() {
+        let (c, _) = torch_defaults(100, 0.3, false, Anneal::Cos);
+        let ends: Vec<f64> = c.phases().iter().map(|p| p.end_step).collect();
+        assert_eq!(ends, vec![0.3 * 100.0 - 1.0, 99.0]);
+        assert_eq!(c.layout(), Layout::TwoPhase);
+        let (c, _) = torch_defaults(100, 0.3, true, Anneal::Cos);
+        let ends: Vec<f64> = c.phases().iter().map(|p| p.end_step).collect();
+        assert_eq!(ends, vec![0.3 * 100.0 - 1.0, 2.0 * 0.3 * 100.0 - 2.0, 99.0]);
+        assert_eq!(c.layout(), Layout::ThreePhase);
+    }
+
+    /// Within a few ulp of the phase's larger value (lr values here are at most 0.1).
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-15
+    }
+
+    #[test]
+    fn starts_at_initial_lr_and_ends_at_min_lr() {
+        // `end + (start - end) / 2 * (cos(0) + 1)` rounds, so the ends are reached to within
+        // rounding, not exactly (torch's own values do the same; pytest checks those bits).
+        for anneal in [Anneal::Cos, Anneal::Linear] {
+            let (c, v) = torch_defaults(1000, 0.25, false, anneal);
+            let (lr0, m0) = c.at(0, &v).unwrap();
+            assert!(close(lr0, v.get(Key::InitialLr)), "{lr0}");
+            assert!(close(m0, v.get(Key::MaxMomentum)), "{m0}");
+            let (lr_last, m_last) = c.at(999, &v).unwrap();
+            assert!(close(lr_last, v.get(Key::MinLr)), "{lr_last}");
+            assert!(close(m_last, v.get(Key::MaxMomentum)), "{m_last}");
+            // The peak: the warm-up ends at step 249.
+            let (peak, m_peak) = c.at(249, &v).unwrap();
+            assert!(close(peak, v.get(Key::MaxLr)), "{peak}");
+            assert!(close(m_peak, v.get(Key::BaseMomentum)), "{m_peak}");
+        }
+    }
+
+    #[test]
+    fn lr_rises_then_falls() {
+        let (c, v) = torch_defaults(500, 0.3, false, Anneal::Cos);
+        let lrs: Vec<f64> = (0..500).map(|s| c.at(s, &v).unwrap().0).collect();
+        let peak = lrs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert!((148..=150).contains(&peak), "peak at {peak}");
+        assert!(lrs[..=peak].windows(2).all(|w| w[0] <= w[1]));
+        assert!(lrs[peak..].windows(2).all(|w| w[0] >= w[1]));
+    }
+
+    #[test]
+    fn zero_width_warm_up_is_an_error() {
+        // pct_start * total_steps == 1: torch divides by zero at step 0.
+        let (c, _) = torch_defaults(10, 0.1, false, Anneal::Cos);
+        let err = c.locate(0).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::ZeroWidthPhase {
+                phase: 0,
+                step: 0,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("pct_start * total_steps == 1"));
+        // Later steps are fine (torch reaches them when resuming with last_epoch >= 0).
+        assert!(c.locate(1).is_ok());
+        assert!(c.spans(1, 11).is_ok());
+        assert!(c.spans(0, 11).is_err());
+    }
+
+    #[test]
+    fn pct_start_one_fails_only_at_the_extra_step() {
+        let (c, _) = torch_defaults(10, 1.0, false, Anneal::Linear);
+        assert!(c.spans(0, 10).is_ok());
+        let err = c.spans(0, 11).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::ZeroWidthPhase {
+                phase: 1,
+                step: 10,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("pct_start=1.0"));
+    }
+
+    #[test]
+    fn integer_float_comparison_is_exact() {
+        let big = 1i128 << 60;
+        assert!(int_le_float(big, big as f64));
+        assert!(!int_le_float(big + 1, big as f64));
+        assert!(int_le_float(-1, -0.5));
+        assert!(!int_le_float(0, -0.5));
+        assert!(!int_le_float(0, f64::NAN));
+        assert!(int_le_float(i128::from(i64::MAX), f64::INFINITY));
+        assert!(!int_le_float(i128::from(i64::MIN), f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn spans_agree_with_locate() {
+        for total in 1..40 {
+            for pct in [0.0, 0.05, 0.1, 0.25, 0.3, 0.5, 0.7, 0.99, 1.0] {
+                for three in [false, true] {
+                    let (c, _) = torch_defaults(total, pct, three, Anneal::Cos);
+                    let stop = total as u64 + 1;
+                    let Ok(spans) = c.spans(0, stop) else {
+                        assert!((0..=total).any(|s| c.locate(s).is_err()));
+                        continue;
+                    };
+                    let mut next = 0;
+                    for span in spans {
+                        assert_eq!(span.steps.start, next);
+                        for s in span.steps.clone() {
+                            let (phase, pct) = c.locate(s as i64).unwrap();
+                            assert_eq!(phase, span.phase);
+                            assert_eq!(pct, (s as f64 - span.start_step) / span.width);
+                        }
+                        next = span.steps.end;
+                    }
+                    assert_eq!(next, stop);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_parameters() {
+        assert!(matches!(
+            Config::new(0, 0.1).build(),
+            Err(Error::TotalSteps { value: 0 })
+        ));
+        assert!(matches!(
+            Config::new(10, f64::NAN).build(),
+            Err(Error::NotPositive { name: "max_lr", .. })
+        ));
+        let c = Config {
+            pct_start: 1.5,
+            ..Config::new(10, 0.1)
+        };
+        assert!(matches!(c.build(), Err(Error::PctStart { .. })));
+        let c = Config {
+            div_factor: 0.0,
+            ..Config::new(10, 0.1)
+        };
+        assert!(matches!(
+            c.build(),
+            Err(Error::NotPositive {
+                name: "div_factor",
+                ..
+            })
+        ));
+        let c = Config::new(10, 0.1);
+        assert!(c.check_window(0, 11).is_ok());
+        assert!(c.check_window(0, 12).is_err());
+        assert!(c.check_window(5, 4).is_err());
+        assert!(Config::new(i64::MAX, 0.1)
+            .check_window(u64::MAX >> 1, 1 << 63)
+            .is_ok());
+    }
+
+    #[test]
+    fn key_names_round_trip() {
+        for key in Key::ALL {
+            assert_eq!(Key::from_name(key.name()), Some(key));
+        }
+        assert_eq!(Key::from_name("lr"), None);
+    }
+}

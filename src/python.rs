@@ -1,0 +1,269 @@
+//! `onecycle._core`: the thin layer between the core and Python. Arguments are converted
+//! while attached to the interpreter; the fill runs detached (GIL released), and its
+//! buffers are handed to numpy without a copy.
+
+use numpy::{IntoPyArray, PyReadonlyArray1};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
+
+use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
+use crate::error::Error;
+use crate::fill::{fill_rows, prepare, try_zeroed, Prepared, Sample};
+
+/// The one place core errors become Python exceptions.
+fn to_py_err(e: &Error) -> PyErr {
+    if e.is_memory() {
+        PyMemoryError::new_err(e.to_string())
+    } else {
+        PyValueError::new_err(e.to_string())
+    }
+}
+
+fn parse_anneal(name: &str) -> PyResult<Anneal> {
+    Anneal::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "anneal_strategy must be 'cos' or 'linear', got {name:?}"
+        ))
+    })
+}
+
+const fn anneal_name(anneal: Anneal) -> &'static str {
+    match anneal {
+        Anneal::Cos => "cos",
+        Anneal::Linear => "linear",
+    }
+}
+
+type Arrays<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+fn fill_arrays<'py, T: Sample + numpy::Element>(
+    py: Python<'py>,
+    prepared: &[Prepared],
+    start: u64,
+    stop: u64,
+) -> PyResult<Arrays<'py>> {
+    let n = u128::from(stop - start) * prepared.len() as u128;
+    let mut lr = try_zeroed::<T>("lr", n).map_err(|e| to_py_err(&e))?;
+    let mut momentum = try_zeroed::<T>("momentum", n).map_err(|e| to_py_err(&e))?;
+    py.detach(|| fill_rows(prepared, start, stop, &mut lr, &mut momentum))
+        .map_err(|e| to_py_err(&e))?;
+    Ok((
+        lr.into_pyarray(py).into_any(),
+        momentum.into_pyarray(py).into_any(),
+    ))
+}
+
+/// Steps `[start, stop)` of one schedule per configuration, as two flat arrays of
+/// `len(max_lr) * (stop - start)` values (row `i` is configuration `i`). The float
+/// parameters are 1-d arrays of one length; `onecycle.schedule` broadcasts them.
+#[pyfunction]
+#[pyo3(signature = (
+    *, total_steps, start, stop, three_phase, anneal_strategy, float32,
+    max_lr, pct_start, div_factor, final_div_factor, base_momentum, max_momentum
+))]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_pass_by_value)]
+fn schedule<'py>(
+    py: Python<'py>,
+    total_steps: i64,
+    start: u64,
+    stop: u64,
+    three_phase: bool,
+    anneal_strategy: &str,
+    float32: bool,
+    max_lr: PyReadonlyArray1<'py, f64>,
+    pct_start: PyReadonlyArray1<'py, f64>,
+    div_factor: PyReadonlyArray1<'py, f64>,
+    final_div_factor: PyReadonlyArray1<'py, f64>,
+    base_momentum: PyReadonlyArray1<'py, f64>,
+    max_momentum: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Arrays<'py>> {
+    let anneal = parse_anneal(anneal_strategy)?;
+    let columns = [
+        max_lr.as_array(),
+        pct_start.as_array(),
+        div_factor.as_array(),
+        final_div_factor.as_array(),
+        base_momentum.as_array(),
+        max_momentum.as_array(),
+    ];
+    let count = columns[0].len();
+    if columns.iter().any(|c| c.len() != count) {
+        return Err(PyValueError::new_err(
+            "the float parameters must be 1-d arrays of one length",
+        ));
+    }
+    let configs: Vec<Config> = (0..count)
+        .map(|i| Config {
+            total_steps,
+            max_lr: columns[0][i],
+            pct_start: columns[1][i],
+            anneal,
+            div_factor: columns[2][i],
+            final_div_factor: columns[3][i],
+            base_momentum: columns[4][i],
+            max_momentum: columns[5][i],
+            three_phase,
+        })
+        .collect();
+    let prepared = prepare(&configs, start, stop).map_err(|e| to_py_err(&e))?;
+    if float32 {
+        fill_arrays::<f32>(py, &prepared, start, stop)
+    } else {
+        fill_arrays::<f64>(py, &prepared, start, stop)
+    }
+}
+
+/// A group value torch would combine with Python float arithmetic that `f64` reproduces
+/// exactly: a `float`, or an `int`/`bool` no larger than 2**53 in magnitude. Anything else
+/// (tensors, numpy scalars, huge ints) is `None`, and the caller takes torch's own path.
+fn plain_float(value: &Bound<'_, PyAny>) -> Option<f64> {
+    if let Ok(f) = value.cast_exact::<PyFloat>() {
+        return Some(f.value());
+    }
+    if value.is_exact_instance_of::<PyInt>() || value.is_exact_instance_of::<PyBool>() {
+        let i: i64 = value.extract().ok()?;
+        if i.unsigned_abs() <= 1 << 53 {
+            return Some(i as f64);
+        }
+    }
+    None
+}
+
+fn group_value(group: &Bound<'_, PyDict>, key: Key) -> PyResult<Option<f64>> {
+    Ok(group
+        .get_item(key.name())?
+        .and_then(|value| plain_float(&value)))
+}
+
+/// The phases of a `OneCycleLR`, for its `step()`: built from the scheduler's
+/// `_schedule_phases`, immutable, and evaluated against the optimizer's groups as they are
+/// at each step.
+#[pyclass(frozen, module = "onecycle._core", name = "Cycle")]
+struct PyCycle {
+    inner: OneCycle,
+}
+
+#[pymethods]
+impl PyCycle {
+    /// `phases`: `(end_step, start_lr, end_lr, start_momentum, end_momentum)` tuples, the
+    /// last four naming group keys.
+    #[new]
+    #[allow(clippy::needless_pass_by_value)]
+    fn new(
+        phases: Vec<(f64, String, String, String, String)>,
+        anneal_strategy: &str,
+    ) -> PyResult<Self> {
+        let anneal = parse_anneal(anneal_strategy)?;
+        let key = |name: &str| {
+            Key::from_name(name)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown group key {name:?}")))
+        };
+        let phases = phases
+            .iter()
+            .map(|(end_step, a, b, c, d)| {
+                Ok(Phase {
+                    end_step: *end_step,
+                    start_lr: key(a)?,
+                    end_lr: key(b)?,
+                    start_momentum: key(c)?,
+                    end_momentum: key(d)?,
+                })
+            })
+            .collect::<PyResult<Vec<Phase>>>()?;
+        let inner = OneCycle::from_phases(phases, anneal).map_err(|e| to_py_err(&e))?;
+        Ok(PyCycle { inner })
+    }
+
+    /// `(phase index, pct)` of `step`; `ValueError` where torch divides by zero.
+    fn locate(&self, step: i64) -> PyResult<(usize, f64)> {
+        self.inner.locate(step).map_err(|e| to_py_err(&e))
+    }
+
+    /// `(lrs, momenta)` at `step` for each group of `param_groups` (momenta only when
+    /// `cycle_momentum`), or `None` when a group lacks a key or holds a value that is not a
+    /// plain number: then nothing was computed and the caller uses torch's own `get_lr`.
+    /// Raises `ValueError` first where torch divides by zero, as torch fails there before
+    /// reading any group.
+    #[allow(clippy::type_complexity)]
+    fn step(
+        &self,
+        step: i64,
+        param_groups: &Bound<'_, PyList>,
+        cycle_momentum: bool,
+    ) -> PyResult<Option<(Vec<f64>, Vec<f64>)>> {
+        let (index, pct) = self.inner.locate(step).map_err(|e| to_py_err(&e))?;
+        let phase = &self.inner.phases()[index];
+        let anneal = self.inner.anneal();
+        let factor = anneal.factor(pct);
+        let mut lrs = Vec::with_capacity(param_groups.len());
+        let mut momenta = Vec::with_capacity(param_groups.len());
+        for group in param_groups.iter() {
+            let Ok(group) = group.cast::<PyDict>() else {
+                return Ok(None);
+            };
+            let (Some(lr_start), Some(lr_end)) = (
+                group_value(group, phase.start_lr)?,
+                group_value(group, phase.end_lr)?,
+            ) else {
+                return Ok(None);
+            };
+            lrs.push(anneal.interpolate(lr_start, lr_end, factor));
+            if cycle_momentum {
+                let (Some(m_start), Some(m_end)) = (
+                    group_value(group, phase.start_momentum)?,
+                    group_value(group, phase.end_momentum)?,
+                ) else {
+                    return Ok(None);
+                };
+                momenta.push(anneal.interpolate(m_start, m_end, factor));
+            }
+        }
+        Ok(Some((lrs, momenta)))
+    }
+
+    /// Pickling and `copy.deepcopy` rebuild the cycle from its phases.
+    #[allow(clippy::type_complexity, clippy::unnecessary_wraps)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (Vec<(f64, String, String, String, String)>, &'static str),
+    )> {
+        let inner = &slf.get().inner;
+        let phases = inner
+            .phases()
+            .iter()
+            .map(|p| {
+                (
+                    p.end_step,
+                    p.start_lr.name().to_owned(),
+                    p.end_lr.name().to_owned(),
+                    p.start_momentum.name().to_owned(),
+                    p.end_momentum.name().to_owned(),
+                )
+            })
+            .collect();
+        Ok((
+            slf.get_type().into_any(),
+            (phases, anneal_name(inner.anneal())),
+        ))
+    }
+}
+
+#[pymodule]
+#[pyo3(name = "_core")]
+mod core_module {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::{schedule, PyCycle};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("PARALLEL_MIN_STEPS", crate::fill::PARALLEL_MIN_STEPS)?;
+        Ok(())
+    }
+}

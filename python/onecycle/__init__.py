@@ -1,0 +1,31 @@
+"""The 1cycle learning-rate policy, computed in Rust.
+
+- :func:`schedule` returns a whole schedule (or a window of it, or a broadcast sweep over
+  its parameters) as numpy arrays, bit-identical to stepping torch's ``OneCycleLR``.
+- :class:`OneCycleLR` is a drop-in replacement for ``torch.optim.lr_scheduler.OneCycleLR``.
+  It is imported on first use, so ``import onecycle`` does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onecycle._core import __version__
+from onecycle._schedule import Schedule, schedule
+
+if TYPE_CHECKING:
+    from onecycle._torch import OneCycleLR
+
+__all__ = ["OneCycleLR", "Schedule", "__version__", "schedule"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OneCycleLR":
+        from onecycle._torch import OneCycleLR
+
+        return OneCycleLR
+    raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"OneCycleLR"})

@@ -1,0 +1,3 @@
+from onecycle.cli import main
+
+raise SystemExit(main())

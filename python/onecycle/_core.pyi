@@ -1,0 +1,35 @@
+"""The Rust extension module. Use ``onecycle.schedule`` and ``onecycle.OneCycleLR``."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+PARALLEL_MIN_STEPS: int
+
+_Row = tuple[float, str, str, str, str]
+
+def schedule(
+    *,
+    total_steps: int,
+    start: int,
+    stop: int,
+    three_phase: bool,
+    anneal_strategy: str,
+    float32: bool,
+    max_lr: npt.NDArray[np.float64],
+    pct_start: npt.NDArray[np.float64],
+    div_factor: npt.NDArray[np.float64],
+    final_div_factor: npt.NDArray[np.float64],
+    base_momentum: npt.NDArray[np.float64],
+    max_momentum: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
+
+class Cycle:
+    def __new__(cls, phases: list[_Row], anneal_strategy: str) -> Cycle: ...
+    def locate(self, step: int) -> tuple[int, float]: ...
+    def step(
+        self, step: int, param_groups: list[dict[str, Any]], cycle_momentum: bool
+    ) -> tuple[list[float], list[float]] | None: ...
+    def __reduce__(self) -> tuple[type[Cycle], tuple[list[_Row], str]]: ...

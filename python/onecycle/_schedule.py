@@ -1,0 +1,168 @@
+"""``onecycle.schedule``: argument handling around the Rust fill."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from onecycle import _core
+
+__all__ = ["Schedule", "schedule"]
+
+MAX_STEPS = 2**63 - 1
+_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+class Schedule(NamedTuple):
+    """Learning rate and momentum, one element per step (last axis)."""
+
+    lr: npt.NDArray[np.floating[Any]]
+    momentum: npt.NDArray[np.floating[Any]]
+
+
+def _integer(name: str, value: object) -> int:
+    """An int, or a numpy integer; not a bool, a float or a string."""
+    if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    return operator.index(value)  # type: ignore[arg-type]
+
+
+def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
+    """A real number or an array (or nested sequence) of them, as float64."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a real number or an array of real numbers, got {value!r}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"{name} must be a real number or an array of real numbers, got {value!r}"
+        ) from e
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must be a real number or an array of real numbers, "
+            f"got {type(value).__name__} of dtype {array.dtype}"
+        )
+    return array.astype(np.float64, copy=False)
+
+
+def schedule(
+    total_steps: int,
+    max_lr: npt.ArrayLike,
+    *,
+    pct_start: npt.ArrayLike = 0.3,
+    anneal_strategy: str = "cos",
+    base_momentum: npt.ArrayLike = 0.85,
+    max_momentum: npt.ArrayLike = 0.95,
+    div_factor: npt.ArrayLike = 25.0,
+    final_div_factor: npt.ArrayLike = 1e4,
+    three_phase: bool = False,
+    start: int = 0,
+    stop: int | None = None,
+    dtype: npt.DTypeLike = np.float64,
+) -> Schedule:
+    """Learning rate and momentum of a 1cycle schedule, for a window of steps.
+
+    Element ``i`` of each array equals, bit for bit, what torch's ``OneCycleLR`` (with the
+    same arguments, one parameter group) holds in ``group['lr']`` and
+    ``group['momentum']`` when ``last_epoch == start + i``.
+
+    Parameters
+    ----------
+    total_steps : int
+        Steps in the cycle, 1 to 2**63 - 1.
+    max_lr : float or array_like
+        Peak learning rate; finite and greater than 0.
+    pct_start : float or array_like, default 0.3
+        Fraction of the cycle spent raising the learning rate, in [0, 1].
+    anneal_strategy : {'cos', 'linear'}, default 'cos'
+    base_momentum, max_momentum : float or array_like, default 0.85, 0.95
+        Momentum at the peak and at both ends; finite.
+    div_factor : float or array_like, default 25.0
+        ``initial_lr = max_lr / div_factor``; finite and greater than 0.
+    final_div_factor : float or array_like, default 1e4
+        ``min_lr = initial_lr / final_div_factor``; finite and greater than 0.
+    three_phase : bool, default False
+        Use the three-phase layout of the original paper.
+    start, stop : int, optional
+        The window of steps ``[start, stop)``; ``stop`` defaults to ``total_steps`` and may
+        be ``total_steps + 1`` (the one extra step torch allows).
+    dtype : numpy.float64 or numpy.float32, default numpy.float64
+        float32 gives the float64 values rounded to nearest.
+
+    Returns
+    -------
+    Schedule
+        ``(lr, momentum)``, each of shape ``broadcast_shape + (stop - start,)``, where
+        ``broadcast_shape`` is the broadcast shape of the float parameters (``()`` when
+        all are scalars).
+
+    Raises
+    ------
+    TypeError
+        A parameter of the wrong type (a bool or float where an int belongs, a string
+        where a number belongs).
+    ValueError
+        A value out of range, parameters that do not broadcast, or a window that contains a
+        step falling in a phase of zero width (where torch's ``OneCycleLR`` fails with
+        ``ZeroDivisionError``: ``pct_start * total_steps == 1``, or ``pct_start=1.0`` at
+        the extra step).
+    OverflowError
+        ``total_steps`` beyond 2**63 - 1.
+    MemoryError
+        An output too large to allocate; nothing is allocated then.
+    """
+    total_steps = _integer("total_steps", total_steps)
+    if total_steps < 1:
+        raise ValueError(
+            f"total_steps must be a positive integer (1 to 2**63 - 1), got {total_steps}"
+        )
+    if total_steps > MAX_STEPS:
+        raise OverflowError(f"total_steps must be at most 2**63 - 1, got {total_steps}")
+    start = _integer("start", start)
+    stop = total_steps if stop is None else _integer("stop", stop)
+    if not 0 <= start <= stop <= total_steps + 1:
+        raise ValueError(
+            "the window must satisfy 0 <= start <= stop <= total_steps + 1 = "
+            f"{total_steps + 1}, got start={start}, stop={stop}"
+        )
+    if not isinstance(anneal_strategy, str):
+        raise TypeError(
+            f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}"
+        )
+    if not isinstance(three_phase, (bool, np.bool_)):
+        raise TypeError(f"three_phase must be a bool, got {type(three_phase).__name__}")
+    try:
+        out_dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from e
+    if out_dtype not in _DTYPES:
+        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {out_dtype}")
+
+    params = {
+        "max_lr": _floats("max_lr", max_lr),
+        "pct_start": _floats("pct_start", pct_start),
+        "div_factor": _floats("div_factor", div_factor),
+        "final_div_factor": _floats("final_div_factor", final_div_factor),
+        "base_momentum": _floats("base_momentum", base_momentum),
+        "max_momentum": _floats("max_momentum", max_momentum),
+    }
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in params.values()))
+    except ValueError as e:
+        shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
+        raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
+    flat = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
+    lr, momentum = _core.schedule(
+        total_steps=total_steps,
+        start=start,
+        stop=stop,
+        three_phase=bool(three_phase),
+        anneal_strategy=anneal_strategy,
+        float32=out_dtype == np.float32,
+        **flat,
+    )
+    steps = stop - start
+    return Schedule(lr.reshape(shape + (steps,)), momentum.reshape(shape + (steps,)))

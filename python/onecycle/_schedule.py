@@ -37,9 +37,7 @@ def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as e:
-        raise TypeError(
-            f"{name} must be a real number or an array of real numbers, got {value!r}"
-        ) from e
+        raise TypeError(f"{name} must be a real number or an array of real numbers, got {value!r}") from e
     if array.dtype.kind not in "iuf":
         raise TypeError(
             f"{name} must be a real number or an array of real numbers, "
@@ -116,9 +114,7 @@ def schedule(
     """
     total_steps = _integer("total_steps", total_steps)
     if total_steps < 1:
-        raise ValueError(
-            f"total_steps must be a positive integer (1 to 2**63 - 1), got {total_steps}"
-        )
+        raise ValueError(f"total_steps must be a positive integer (1 to 2**63 - 1), got {total_steps}")
     if total_steps > MAX_STEPS:
         raise OverflowError(f"total_steps must be at most 2**63 - 1, got {total_steps}")
     start = _integer("start", start)
@@ -129,9 +125,7 @@ def schedule(
             f"{total_steps + 1}, got start={start}, stop={stop}"
         )
     if not isinstance(anneal_strategy, str):
-        raise TypeError(
-            f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}"
-        )
+        raise TypeError(f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}")
     if not isinstance(three_phase, (bool, np.bool_)):
         raise TypeError(f"three_phase must be a bool, got {type(three_phase).__name__}")
     try:
@@ -165,4 +159,4 @@ def schedule(
         **flat,
     )
     steps = stop - start
-    return Schedule(lr.reshape(shape + (steps,)), momentum.reshape(shape + (steps,)))
+    return Schedule(lr.reshape((*shape, steps)), momentum.reshape((*shape, steps)))

@@ -13,6 +13,10 @@ from onecycle._core import Cycle
 __all__ = ["OneCycleLR"]
 
 _INT64 = range(-(2**63), 2**63)
+_DIVISORS = {
+    "div_factor": ("initial_lr = max_lr / div_factor", 25.0),
+    "final_div_factor": ("min_lr = initial_lr / final_div_factor", 1e4),
+}
 
 
 class OneCycleLR(_TorchOneCycleLR):
@@ -58,9 +62,10 @@ class OneCycleLR(_TorchOneCycleLR):
     ------
     ValueError
         Where torch raises it, with torch's message; and where torch would fail with
-        ``ZeroDivisionError`` (a step in a phase of zero width: ``pct_start *
-        total_steps == 1`` at construction, or ``pct_start=1.0`` at the extra step
-        ``last_epoch == total_steps``), with a message naming the cause and the fix.
+        ``ZeroDivisionError``, with a message naming the cause and the fix: a step in a
+        phase of zero width (``pct_start * total_steps == 1`` at construction, or
+        ``pct_start=1.0`` at the extra step ``last_epoch == total_steps``), or
+        ``div_factor=0`` / ``final_div_factor=0``.
     """
 
     # Kept out of __dict__, so state_dict() holds exactly torch's keys.
@@ -85,25 +90,37 @@ class OneCycleLR(_TorchOneCycleLR):
         verbose: bool = False,
     ) -> None:
         self._onecycle_cycle: tuple[Any, Any, Cycle | None] | None = None
-        if verbose and verbose != "deprecated":
+        if verbose:
             # A subclass whose step() prints; the plain class keeps torch's step() as is.
             self.__class__ = _VerboseOneCycleLR
-        super().__init__(
-            optimizer,
-            max_lr,
-            total_steps=total_steps,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            pct_start=pct_start,
-            anneal_strategy=anneal_strategy,  # type: ignore[arg-type]
-            cycle_momentum=cycle_momentum,
-            base_momentum=base_momentum,
-            max_momentum=max_momentum,
-            div_factor=div_factor,
-            final_div_factor=final_div_factor,
-            three_phase=three_phase,
-            last_epoch=last_epoch,
-        )
+        try:
+            super().__init__(
+                optimizer,
+                max_lr,
+                total_steps=total_steps,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                pct_start=pct_start,
+                anneal_strategy=anneal_strategy,  # type: ignore[arg-type]
+                cycle_momentum=cycle_momentum,
+                base_momentum=base_momentum,
+                max_momentum=max_momentum,
+                div_factor=div_factor,
+                final_div_factor=final_div_factor,
+                three_phase=three_phase,
+                last_epoch=last_epoch,
+            )
+        except ZeroDivisionError as e:
+            # torch divides by these while filling the groups; say which one is at fault.
+            for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+                if isinstance(value, (int, float)) and value == 0:
+                    formula, default = _DIVISORS[name]
+                    raise ValueError(
+                        f"{name} must be nonzero, got {value!r}: it divides the learning "
+                        f"rate ({formula}), and torch's OneCycleLR fails here with "
+                        f"ZeroDivisionError. The default is {default!r}."
+                    ) from e
+            raise
 
     def _cycle(self) -> Cycle | None:
         """The Rust cycle for the current ``_schedule_phases`` (rebuilt when a loaded
@@ -132,16 +149,14 @@ class OneCycleLR(_TorchOneCycleLR):
         recent learning rates."""
         if not self._get_lr_called_within_step:
             warnings.warn(
-                "To get the last learning rate computed by the scheduler, "
-                "please use `get_last_lr()`.",
+                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
                 UserWarning,
                 stacklevel=2,
             )
         step_num = self.last_epoch
         if step_num > self.total_steps:
             raise ValueError(
-                f"Tried to step {step_num} times. The specified number of total steps is "
-                f"{self.total_steps}"
+                f"Tried to step {step_num} times. The specified number of total steps is {self.total_steps}"
             )
         cycle = self._cycle()
         if cycle is not None and type(step_num) is int and step_num in _INT64:
@@ -149,12 +164,12 @@ class OneCycleLR(_TorchOneCycleLR):
             if computed is not None:
                 lrs, momenta = computed
                 if self.cycle_momentum:
-                    for group, momentum in zip(self.optimizer.param_groups, momenta):
+                    for group, momentum in zip(self.optimizer.param_groups, momenta, strict=True):
                         if self.use_beta1:
                             group["betas"] = (momentum, *group["betas"][1:])
                         else:
                             group["momentum"] = momentum
-                return lrs  # type: ignore[return-value]
+                return lrs
         return self._torch_get_lr()
 
     def _torch_get_lr(self) -> list[Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-momentum", type=float, default=0.85)
     p.add_argument("--max-momentum", type=float, default=0.95)
     p.add_argument("--start", type=int, default=0, help="first step to write")
-    p.add_argument("--stop", type=int, default=None, help="step after the last one to write (default: total steps)")
+    p.add_argument(
+        "--stop", type=int, default=None, help="step after the last one to write (default: total steps)"
+    )
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     return p
 
@@ -58,6 +60,7 @@ def _write(path: Path, steps: np.ndarray, result: Schedule) -> None:
                 steps[i : i + chunk].tolist(),
                 result.lr[i : i + chunk].tolist(),
                 result.momentum[i : i + chunk].tolist(),
+                strict=True,
             )
             f.write("".join(f"{s},{lr!r},{m!r}\n" for s, lr, m in rows))
 

@@ -1,0 +1,134 @@
+"""Run torch's OneCycleLR and onecycle's side by side and compare everything observable,
+bit for bit."""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from onecycle import OneCycleLR
+from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+    "sgd-nesterov": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True),
+    "sgd-no-momentum": lambda params: torch.optim.SGD(params, lr=0.1),
+    "adam": lambda params: torch.optim.Adam(params, lr=0.1),
+    "adamw": lambda params: torch.optim.AdamW(params, lr=0.1, betas=(0.8, 0.99)),
+    "rmsprop": lambda params: torch.optim.RMSprop(params, lr=0.1, momentum=0.5),
+    "adagrad": lambda params: torch.optim.Adagrad(params, lr=0.1),  # no momentum, no betas
+}
+
+
+def make_optimizer(kind: str, groups: int = 1) -> torch.optim.Optimizer:
+    """An optimizer over `groups` parameter groups of one small tensor each."""
+    torch.manual_seed(0)
+    params = [{"params": [torch.nn.Parameter(torch.randn(3))]} for _ in range(groups)]
+    return OPTIMIZERS[kind](params)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal in type and value, floats compared by their bits (so -0.0 != 0.0, nan == nan)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, torch.Tensor):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(torch.equal(a, b) or (a.isnan() == b.isnan()).all())
+        )
+    return bool(a == b)
+
+
+def groups_state(opt: torch.optim.Optimizer) -> list[dict[str, Any]]:
+    return [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+
+
+def assert_same_state(theirs: TorchOneCycleLR, ours: OneCycleLR, where: str = "") -> None:
+    t_groups, o_groups = groups_state(theirs.optimizer), groups_state(ours.optimizer)
+    assert same(t_groups, o_groups), f"{where}: param_groups differ\n torch: {t_groups}\n ours:  {o_groups}"
+    assert same(theirs.get_last_lr(), ours.get_last_lr()), where
+    assert same(theirs.last_epoch, ours.last_epoch), where
+    t_state, o_state = theirs.state_dict(), ours.state_dict()
+    assert t_state.keys() == o_state.keys(), where
+    assert same(t_state, o_state), f"{where}: state_dict differs"
+
+
+def outcome(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return fn(), None
+    except Exception as e:
+        return None, e
+
+
+def assert_same_failure(theirs: BaseException | None, ours: BaseException | None, where: str) -> None:
+    """Both succeed, or both fail alike. Where torch divides by zero, ours must raise a
+    ValueError that explains it instead."""
+    if theirs is None:
+        assert ours is None, f"{where}: torch succeeded, ours raised {ours!r}"
+        return
+    assert ours is not None, f"{where}: torch raised {theirs!r}, ours succeeded"
+    if isinstance(theirs, ZeroDivisionError):
+        assert type(ours) is ValueError, f"{where}: {ours!r}"
+        assert "ZeroDivisionError" in str(ours), str(ours)
+    else:
+        assert type(ours) is type(theirs), f"{where}: torch {theirs!r}, ours {ours!r}"
+        assert str(ours) == str(theirs), where
+
+
+def run_side_by_side(
+    optimizer: str,
+    groups: int,
+    kwargs: dict[str, Any],
+    steps: int | None = None,
+    between: Callable[[int, torch.optim.Optimizer], None] | None = None,
+) -> tuple[TorchOneCycleLR | None, OneCycleLR | None]:
+    """Construct both schedulers on identical optimizers and step them together (each
+    after an optimizer step), comparing the full state after every step. `steps` defaults
+    to total_steps + 2: through the extra step torch allows, and one past it. `between`
+    may edit each optimizer before step `i`."""
+    t_opt, o_opt = make_optimizer(optimizer, groups), make_optimizer(optimizer, groups)
+    theirs, t_err = outcome(lambda: TorchOneCycleLR(t_opt, **kwargs))
+    ours, o_err = outcome(lambda: OneCycleLR(o_opt, **kwargs))
+    assert_same_failure(t_err, o_err, "construction")
+    if t_err is not None:
+        return None, None
+    assert_same_state(theirs, ours, "after construction")
+    if steps is None:
+        steps = theirs.total_steps + 2
+    for i in range(1, steps + 1):
+        if between is not None:
+            between(i, t_opt)
+            between(i, o_opt)
+        t_opt.step()
+        o_opt.step()
+        _, t_err = outcome(theirs.step)
+        _, o_err = outcome(ours.step)
+        assert_same_failure(t_err, o_err, f"step {i}")
+        assert_same_state(theirs, ours, f"after step {i}")
+        if t_err is not None:
+            break
+    return theirs, ours
+
+
+def torch_values_at(total_steps: int, step: int, **kwargs: Any) -> tuple[float, float]:
+    """group['lr'] and group['momentum'] of torch's OneCycleLR (one SGD group) when
+    last_epoch == step, reached directly rather than by stepping (as resuming does)."""
+    opt = make_optimizer("sgd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = TorchOneCycleLR(opt, total_steps=total_steps, **kwargs)
+        if step > 0:
+            sched.last_epoch = step - 1
+            sched.step()
+    group = opt.param_groups[0]
+    return group["lr"], group["momentum"]

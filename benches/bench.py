@@ -45,7 +45,6 @@ import statistics
 import time
 
 import numpy as np
-
 import onecycle
 
 try:

@@ -1,15 +1,15 @@
 //! `onecycle._core`: the thin layer between the core and Python. Arguments are converted
-//! while attached to the interpreter; the fill runs detached (GIL released), and its
-//! buffers are handed to numpy without a copy.
+//! while attached to the interpreter; numpy allocates the outputs, and the fill writes
+//! straight into them detached (GIL released).
 
-use numpy::{IntoPyArray, PyReadonlyArray1};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
 use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
 use crate::error::Error;
-use crate::fill::{fill_rows, prepare, try_zeroed, Prepared, Sample};
+use crate::fill::{fill_rows, prepare, Prepared, Sample};
 
 /// The one place core errors become Python exceptions.
 fn to_py_err(e: &Error) -> PyErr {
@@ -37,6 +37,62 @@ const fn anneal_name(anneal: Anneal) -> &'static str {
 
 type Arrays<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
 
+/// A float parameter: one value for every configuration, or one per configuration.
+#[derive(FromPyObject)]
+enum Column<'py> {
+    Array(PyReadonlyArray1<'py, f64>),
+    Scalar(f64),
+}
+
+impl Column<'_> {
+    fn len(&self) -> Option<usize> {
+        match self {
+            Column::Array(a) => Some(a.len()),
+            Column::Scalar(_) => None,
+        }
+    }
+
+    fn get(&self, i: usize) -> f64 {
+        match self {
+            Column::Array(a) => a.as_array()[i],
+            Column::Scalar(v) => *v,
+        }
+    }
+}
+
+/// A zeroed 1-d numpy array of `n` values. numpy allocates it (calloc: the pages are
+/// zeroed lazily, so the parallel fill is the first to touch them) and reports a failed
+/// allocation as `MemoryError`; sizes that cannot be expressed are refused before asking.
+fn zeros<'py, T: Sample + numpy::Element>(
+    py: Python<'py>,
+    what: &'static str,
+    n: u128,
+) -> PyResult<Bound<'py, PyArray1<T>>> {
+    let too_large = || {
+        to_py_err(&Error::TooLarge {
+            what,
+            elements: n,
+            bytes: n.saturating_mul(std::mem::size_of::<T>() as u128),
+        })
+    };
+    let bytes = n.checked_mul(std::mem::size_of::<T>() as u128);
+    if bytes.is_none_or(|b| b > isize::MAX as u128) {
+        return Err(too_large());
+    }
+    let array = py
+        .import("numpy")?
+        .getattr("zeros")?
+        .call1((n as usize, numpy::dtype::<T>(py)))
+        .map_err(|e| {
+            if e.is_instance_of::<PyMemoryError>(py) {
+                too_large()
+            } else {
+                e
+            }
+        })?;
+    Ok(array.cast_into::<PyArray1<T>>()?)
+}
+
 fn fill_arrays<'py, T: Sample + numpy::Element>(
     py: Python<'py>,
     prepared: &[Prepared],
@@ -44,19 +100,23 @@ fn fill_arrays<'py, T: Sample + numpy::Element>(
     stop: u64,
 ) -> PyResult<Arrays<'py>> {
     let n = u128::from(stop - start) * prepared.len() as u128;
-    let mut lr = try_zeroed::<T>("lr", n).map_err(|e| to_py_err(&e))?;
-    let mut momentum = try_zeroed::<T>("momentum", n).map_err(|e| to_py_err(&e))?;
-    py.detach(|| fill_rows(prepared, start, stop, &mut lr, &mut momentum))
-        .map_err(|e| to_py_err(&e))?;
-    Ok((
-        lr.into_pyarray(py).into_any(),
-        momentum.into_pyarray(py).into_any(),
-    ))
+    let lr = zeros::<T>(py, "lr", n)?;
+    let momentum = zeros::<T>(py, "momentum", n)?;
+    {
+        let mut lr_view = lr.readwrite();
+        let mut momentum_view = momentum.readwrite();
+        let (l, m) = (lr_view.as_slice_mut()?, momentum_view.as_slice_mut()?);
+        py.detach(|| fill_rows(prepared, start, stop, l, m))
+            .map_err(|e| to_py_err(&e))?;
+    }
+    Ok((lr.into_any(), momentum.into_any()))
 }
 
 /// Steps `[start, stop)` of one schedule per configuration, as two flat arrays of
-/// `len(max_lr) * (stop - start)` values (row `i` is configuration `i`). The float
-/// parameters are 1-d arrays of one length; `onecycle.schedule` broadcasts them.
+/// `count * (stop - start)` values (row `i` is configuration `i`). Each float parameter is
+/// a float (shared by every configuration) or a 1-d float64 array with one value per
+/// configuration, all arrays of one length `count` (1 when all are floats);
+/// `onecycle.schedule` broadcasts them.
 #[pyfunction]
 #[pyo3(signature = (
     *, total_steps, start, stop, three_phase, anneal_strategy, float32,
@@ -72,38 +132,39 @@ fn schedule<'py>(
     three_phase: bool,
     anneal_strategy: &str,
     float32: bool,
-    max_lr: PyReadonlyArray1<'py, f64>,
-    pct_start: PyReadonlyArray1<'py, f64>,
-    div_factor: PyReadonlyArray1<'py, f64>,
-    final_div_factor: PyReadonlyArray1<'py, f64>,
-    base_momentum: PyReadonlyArray1<'py, f64>,
-    max_momentum: PyReadonlyArray1<'py, f64>,
+    max_lr: Column<'py>,
+    pct_start: Column<'py>,
+    div_factor: Column<'py>,
+    final_div_factor: Column<'py>,
+    base_momentum: Column<'py>,
+    max_momentum: Column<'py>,
 ) -> PyResult<Arrays<'py>> {
     let anneal = parse_anneal(anneal_strategy)?;
     let columns = [
-        max_lr.as_array(),
-        pct_start.as_array(),
-        div_factor.as_array(),
-        final_div_factor.as_array(),
-        base_momentum.as_array(),
-        max_momentum.as_array(),
+        &max_lr,
+        &pct_start,
+        &div_factor,
+        &final_div_factor,
+        &base_momentum,
+        &max_momentum,
     ];
-    let count = columns[0].len();
-    if columns.iter().any(|c| c.len() != count) {
+    let mut lengths = columns.iter().filter_map(|c| c.len());
+    let count = lengths.next().unwrap_or(1);
+    if lengths.any(|len| len != count) {
         return Err(PyValueError::new_err(
-            "the float parameters must be 1-d arrays of one length",
+            "the float parameter arrays must all have one length",
         ));
     }
     let configs: Vec<Config> = (0..count)
         .map(|i| Config {
             total_steps,
-            max_lr: columns[0][i],
-            pct_start: columns[1][i],
+            max_lr: max_lr.get(i),
+            pct_start: pct_start.get(i),
             anneal,
-            div_factor: columns[2][i],
-            final_div_factor: columns[3][i],
-            base_momentum: columns[4][i],
-            max_momentum: columns[5][i],
+            div_factor: div_factor.get(i),
+            final_div_factor: final_div_factor.get(i),
+            base_momentum: base_momentum.get(i),
+            max_momentum: max_momentum.get(i),
             three_phase,
         })
         .collect();

@@ -18,12 +18,12 @@ def schedule(
     three_phase: bool,
     anneal_strategy: str,
     float32: bool,
-    max_lr: npt.NDArray[np.float64],
-    pct_start: npt.NDArray[np.float64],
-    div_factor: npt.NDArray[np.float64],
-    final_div_factor: npt.NDArray[np.float64],
-    base_momentum: npt.NDArray[np.float64],
-    max_momentum: npt.NDArray[np.float64],
+    max_lr: float | npt.NDArray[np.float64],
+    pct_start: float | npt.NDArray[np.float64],
+    div_factor: float | npt.NDArray[np.float64],
+    final_div_factor: float | npt.NDArray[np.float64],
+    base_momentum: float | npt.NDArray[np.float64],
+    max_momentum: float | npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 
 class Cycle:

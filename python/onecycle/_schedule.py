@@ -135,20 +135,27 @@ def schedule(
     if out_dtype not in _DTYPES:
         raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {out_dtype}")
 
-    params = {
-        "max_lr": _floats("max_lr", max_lr),
-        "pct_start": _floats("pct_start", pct_start),
-        "div_factor": _floats("div_factor", div_factor),
-        "final_div_factor": _floats("final_div_factor", final_div_factor),
-        "base_momentum": _floats("base_momentum", base_momentum),
-        "max_momentum": _floats("max_momentum", max_momentum),
+    given = {
+        "max_lr": max_lr,
+        "pct_start": pct_start,
+        "div_factor": div_factor,
+        "final_div_factor": final_div_factor,
+        "base_momentum": base_momentum,
+        "max_momentum": max_momentum,
     }
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in params.values()))
-    except ValueError as e:
-        shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
-        raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
-    flat = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
+    columns: dict[str, Any]
+    if all(type(v) is float or type(v) is int for v in given.values()):
+        # Plain numbers, the common case: the core takes them as they are.
+        shape: tuple[int, ...] = ()
+        columns = given
+    else:
+        params = {name: _floats(name, value) for name, value in given.items()}
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in params.values()))
+        except ValueError as e:
+            shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
+            raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
+        columns = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
     lr, momentum = _core.schedule(
         total_steps=total_steps,
         start=start,
@@ -156,7 +163,7 @@ def schedule(
         three_phase=bool(three_phase),
         anneal_strategy=anneal_strategy,
         float32=out_dtype == np.float32,
-        **flat,
+        **columns,
     )
     steps = stop - start
     return Schedule(lr.reshape((*shape, steps)), momentum.reshape((*shape, steps)))

@@ -378,18 +378,26 @@ impl OneCycle {
         Ok((index, (step as f64 - start_step) / width))
     }
 
+    /// The phase step `step` falls in and the annealing factor there
+    /// ([`Anneal::factor`] of its `pct`), shared by lr and momentum.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidthPhase`] where torch divides by zero.
+    pub fn phase_at(&self, step: i64) -> Result<(&Phase, f64), Error> {
+        let (index, pct) = self.locate(step)?;
+        Ok((&self.phases[index], self.anneal.factor(pct)))
+    }
+
     /// `(lr, momentum)` at `step` for a group holding `values`.
     ///
     /// # Errors
     /// [`Error::ZeroWidthPhase`] where torch divides by zero.
     pub fn at(&self, step: i64, values: &Values) -> Result<(f64, f64), Error> {
-        let (index, pct) = self.locate(step)?;
-        let phase = &self.phases[index];
-        let factor = self.anneal.factor(pct);
+        let (phase, factor) = self.phase_at(step)?;
+        let anneal = self.anneal;
         Ok((
-            self.anneal
-                .interpolate(values.get(phase.start_lr), values.get(phase.end_lr), factor),
-            self.anneal.interpolate(
+            anneal.interpolate(values.get(phase.start_lr), values.get(phase.end_lr), factor),
+            anneal.interpolate(
                 values.get(phase.start_momentum),
                 values.get(phase.end_momentum),
                 factor,

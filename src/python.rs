@@ -198,6 +198,11 @@ fn group_value(group: &Bound<'_, PyDict>, key: Key) -> PyResult<Option<f64>> {
         .and_then(|value| plain_float(&value)))
 }
 
+/// The start and end values a phase anneals between, if both are plain numbers.
+fn group_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Option<(f64, f64)>> {
+    Ok(group_value(group, start)?.zip(group_value(group, end)?))
+}
+
 /// The phases of a `OneCycleLR`, for its `step()`: built from the scheduler's
 /// `_schedule_phases`, immutable, and evaluated against the optimizer's groups as they are
 /// at each step.
@@ -237,11 +242,6 @@ impl PyCycle {
         Ok(PyCycle { inner })
     }
 
-    /// `(phase index, pct)` of `step`; `ValueError` where torch divides by zero.
-    fn locate(&self, step: i64) -> PyResult<(usize, f64)> {
-        self.inner.locate(step).map_err(|e| to_py_err(&e))
-    }
-
     /// `(lrs, momenta)` at `step` for each group of `param_groups` (momenta only when
     /// `cycle_momentum`), or `None` when a group lacks a key or holds a value that is not a
     /// plain number: then nothing was computed and the caller uses torch's own `get_lr`.
@@ -251,34 +251,31 @@ impl PyCycle {
     fn step(
         &self,
         step: i64,
-        param_groups: &Bound<'_, PyList>,
+        param_groups: &Bound<'_, PyAny>,
         cycle_momentum: bool,
     ) -> PyResult<Option<(Vec<f64>, Vec<f64>)>> {
-        let (index, pct) = self.inner.locate(step).map_err(|e| to_py_err(&e))?;
-        let phase = &self.inner.phases()[index];
+        let (phase, factor) = self.inner.phase_at(step).map_err(|e| to_py_err(&e))?;
         let anneal = self.inner.anneal();
-        let factor = anneal.factor(pct);
+        let Ok(param_groups) = param_groups.cast::<PyList>() else {
+            return Ok(None);
+        };
         let mut lrs = Vec::with_capacity(param_groups.len());
         let mut momenta = Vec::with_capacity(param_groups.len());
         for group in param_groups.iter() {
             let Ok(group) = group.cast::<PyDict>() else {
                 return Ok(None);
             };
-            let (Some(lr_start), Some(lr_end)) = (
-                group_value(group, phase.start_lr)?,
-                group_value(group, phase.end_lr)?,
-            ) else {
+            let Some((start, end)) = group_pair(group, phase.start_lr, phase.end_lr)? else {
                 return Ok(None);
             };
-            lrs.push(anneal.interpolate(lr_start, lr_end, factor));
+            lrs.push(anneal.interpolate(start, end, factor));
             if cycle_momentum {
-                let (Some(m_start), Some(m_end)) = (
-                    group_value(group, phase.start_momentum)?,
-                    group_value(group, phase.end_momentum)?,
-                ) else {
+                let Some((start, end)) =
+                    group_pair(group, phase.start_momentum, phase.end_momentum)?
+                else {
                     return Ok(None);
                 };
-                momenta.push(anneal.interpolate(m_start, m_end, factor));
+                momenta.push(anneal.interpolate(start, end, factor));
             }
         }
         Ok(Some((lrs, momenta)))

@@ -416,3 +416,49 @@ def test_property_resume_at_any_step_matches_torch(
     assert_same_failure(t_err, o_err, f"resume at {k}")
     if t_err is None:
         assert_same_state(theirs, ours, f"resume at {k}")
+
+
+@given(
+    total_steps=st.one_of(st.integers(1, 10**6), st.integers(1, 2**63 - 1)),
+    fraction=st.floats(0.0, 1.0),
+    pct_start=st.one_of(unit, st.sampled_from([0.0, 0.3, 0.5, 1.0])),
+    three_phase=st.booleans(),
+    anneal_strategy=st.sampled_from(["cos", "linear"]),
+)
+def test_property_any_step_of_huge_schedules(
+    total_steps: int, fraction: float, pct_start: float, three_phase: bool, anneal_strategy: str
+) -> None:
+    """Jump both schedulers to one step of a schedule of up to 2**63 - 1 steps (setting
+    last_epoch, then step(), as torch's step(epoch) path does) and compare."""
+    kwargs = dict(
+        max_lr=[0.01, 0.2],
+        total_steps=total_steps,
+        pct_start=pct_start,
+        three_phase=three_phase,
+        anneal_strategy=anneal_strategy,
+    )
+    t_opt, o_opt = make_optimizer("adam", 2), make_optimizer("adam", 2)
+    theirs, t_err = outcome(lambda: TorchOneCycleLR(t_opt, **kwargs))
+    ours, o_err = outcome(lambda: OneCycleLR(o_opt, **kwargs))
+    assert_same_failure(t_err, o_err, "construction")
+    if t_err is not None:
+        return
+    step = min(int(fraction * (total_steps + 1)), total_steps)
+    for sched in (theirs, ours):
+        sched.last_epoch = step - 1
+    t_opt.step(), o_opt.step()
+    _, t_err = outcome(theirs.step)
+    _, o_err = outcome(ours.step)
+    assert_same_failure(t_err, o_err, f"step {step}")
+    assert_same_state(theirs, ours, f"step {step}")
+
+
+def test_numpy_scalar_values_follow_torch() -> None:
+    # np.float64 is a float subclass whose arithmetic returns np.float64: torch's values
+    # keep that type, and so do ours.
+    import numpy as np
+
+    theirs, ours = run_side_by_side("sgd", 2, dict(max_lr=np.float64(0.1), total_steps=20))
+    assert theirs is not None and ours is not None
+    assert type(ours.get_last_lr()[0]) is np.float64
+    run_side_by_side("adam", 1, dict(max_lr=0.1, total_steps=20, max_momentum=np.float32(0.95)))

@@ -17,8 +17,8 @@ lint:
 	mypy
 
 test:  ## the README's test command, without the install
-	pytest
 	cargo test
+	pytest
 
 bench:
 	python benches/bench.py

@@ -7,6 +7,23 @@
 //!   slices, on all cores when the window is large enough for threads to pay.
 //!
 //! Nothing here knows about Python; the `python` feature adds the `onecycle._core` binding.
+//!
+//! ```
+//! use onecycle::{schedule, Anneal, Config};
+//!
+//! // torch's OneCycleLR(optimizer, max_lr=0.01, total_steps=1000, anneal_strategy="linear")
+//! let config = Config { anneal: Anneal::Linear, ..Config::new(1000, 0.01) };
+//! // Steps 0..=1000: the extra step torch allows is included.
+//! let (lr, momentum): (Vec<f64>, Vec<f64>) = schedule(&config, 0, 1001)?;
+//! assert_eq!(lr.len(), 1001);
+//! let (cycle, values) = config.build()?;
+//! assert_eq!((lr[299], momentum[299]), cycle.at(299, &values)?);
+//! // A window far into a huge schedule costs only its own length.
+//! let huge = Config::new(i64::MAX, 0.01);
+//! let (far, _): (Vec<f32>, Vec<f32>) = schedule(&huge, 1 << 62, (1 << 62) + 10)?;
+//! assert_eq!(far.len(), 10);
+//! # Ok::<(), onecycle::Error>(())
+//! ```
 
 pub mod cycle;
 pub mod error;

@@ -21,8 +21,16 @@ __all__ = ["OneCycleLR", "Schedule", "__version__", "schedule"]
 
 def __getattr__(name: str) -> Any:
     if name == "OneCycleLR":
-        from onecycle._torch import OneCycleLR
-
+        try:
+            from onecycle._torch import OneCycleLR
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] != "torch":
+                raise
+            raise ModuleNotFoundError(
+                "onecycle.OneCycleLR needs torch, which is not installed: "
+                "pip install 'onecycle[torch]' (onecycle.schedule works without it)",
+                name="torch",
+            ) from e
         return OneCycleLR
     raise AttributeError(f"module 'onecycle' has no attribute {name!r}")
 

@@ -41,11 +41,13 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, torch.Tensor):
-        return (
-            a.dtype == b.dtype
-            and a.shape == b.shape
-            and bool(torch.equal(a, b) or (a.isnan() == b.isnan()).all())
-        )
+        if a.dtype != b.dtype or a.shape != b.shape or a.device != b.device:
+            return False
+        if not a.is_floating_point():
+            return bool(torch.equal(a, b))
+        # Compare the bits, as for floats: -0.0 != 0.0, and a nan equals the same nan.
+        as_int = {8: torch.int64, 4: torch.int32, 2: torch.int16}[a.element_size()]
+        return bool(torch.equal(a.detach().contiguous().view(as_int), b.detach().contiguous().view(as_int)))
     return bool(a == b)
 
 

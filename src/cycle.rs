@@ -116,6 +116,15 @@ impl Anneal {
         }
     }
 
+    /// The `anneal_strategy` name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Anneal::Cos => "cos",
+            Anneal::Linear => "linear",
+        }
+    }
+
     /// The part of the formula shared by lr and momentum at one step: `cos(pi * pct) + 1`
     /// for cos (torch's `cos_out`), `pct` itself for linear.
     #[inline(always)]
@@ -146,6 +155,20 @@ pub struct Phase {
     pub end_lr: Key,
     pub start_momentum: Key,
     pub end_momentum: Key,
+}
+
+impl Phase {
+    /// The values this phase anneals between, read from `values`:
+    /// `[start_lr, end_lr, start_momentum, end_momentum]`.
+    #[must_use]
+    pub const fn bounds(&self, values: &Values) -> [f64; 4] {
+        [
+            values.get(self.start_lr),
+            values.get(self.end_lr),
+            values.get(self.start_momentum),
+            values.get(self.end_momentum),
+        ]
+    }
 }
 
 type PhaseKeys = [Key; 4];
@@ -217,10 +240,6 @@ impl Layout {
                 "This happens at the extra step last_epoch == total_steps when \
                  pct_start * total_steps == total_steps (pct_start=1.0): the annealing \
                  phase is empty. Use pct_start < 1.0, or stop at step total_steps - 1."
-            }
-            (Layout::ThreePhase, 1) => {
-                "This happens when pct_start * total_steps == 1. Choose another pct_start \
-                 or total_steps."
             }
             (Layout::ThreePhase, 2) => {
                 "This happens at the extra step last_epoch == total_steps when \
@@ -394,14 +413,10 @@ impl OneCycle {
     /// [`Error::ZeroWidthPhase`] where torch divides by zero.
     pub fn at(&self, step: i64, values: &Values) -> Result<(f64, f64), Error> {
         let (phase, factor) = self.phase_at(step)?;
-        let anneal = self.anneal;
+        let [lr_start, lr_end, m_start, m_end] = phase.bounds(values);
         Ok((
-            anneal.interpolate(values.get(phase.start_lr), values.get(phase.end_lr), factor),
-            anneal.interpolate(
-                values.get(phase.start_momentum),
-                values.get(phase.end_momentum),
-                factor,
-            ),
+            self.anneal.interpolate(lr_start, lr_end, factor),
+            self.anneal.interpolate(m_start, m_end, factor),
         ))
     }
 

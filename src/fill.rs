@@ -75,13 +75,7 @@ impl OneCycle {
     ) -> Result<(), Error> {
         let stop = window_stop(start, lr, momentum)?;
         for span in self.spans(start, stop)? {
-            let phase = &self.phases()[span.phase];
-            let bounds = [
-                values.get(phase.start_lr),
-                values.get(phase.end_lr),
-                values.get(phase.start_momentum),
-                values.get(phase.end_momentum),
-            ];
+            let bounds = self.phases()[span.phase].bounds(values);
             let at = (span.steps.start - start) as usize..(span.steps.end - start) as usize;
             let (l, m) = (&mut lr[at.clone()], &mut momentum[at]);
             match self.anneal() {

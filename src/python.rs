@@ -28,13 +28,6 @@ fn parse_anneal(name: &str) -> PyResult<Anneal> {
     })
 }
 
-const fn anneal_name(anneal: Anneal) -> &'static str {
-    match anneal {
-        Anneal::Cos => "cos",
-        Anneal::Linear => "linear",
-    }
-}
-
 type Arrays<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 /// A float parameter: one value for every configuration, or one per configuration.
@@ -303,10 +296,7 @@ impl PyCycle {
                 )
             })
             .collect();
-        Ok((
-            slf.get_type().into_any(),
-            (phases, anneal_name(inner.anneal())),
-        ))
+        Ok((slf.get_type().into_any(), (phases, inner.anneal().name())))
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Error {
         stop: u64,
         total_steps: i64,
     },
+    /// A window whose last step would lie beyond `u64::MAX`.
+    WindowOverflow { start: u64, len: usize },
     /// Output slices whose lengths differ.
     LengthMismatch { lr: usize, momentum: usize },
     /// A phase list the schedule cannot be built from.
@@ -47,6 +49,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::TooLarge`] for `elements` values of `item_size` bytes each.
+    #[must_use]
+    pub fn too_large(what: &'static str, elements: u128, item_size: usize) -> Error {
+        Error::TooLarge {
+            what,
+            elements,
+            bytes: elements.saturating_mul(item_size as u128),
+        }
+    }
+
     /// True when the error means "out of memory" rather than "bad value".
     #[must_use]
     pub fn is_memory(&self) -> bool {
@@ -85,6 +97,10 @@ impl fmt::Display for Error {
                 "the window must satisfy 0 <= start <= stop <= total_steps + 1 = {}, \
                  got start={start}, stop={stop}",
                 i128::from(*total_steps) + 1
+            ),
+            Error::WindowOverflow { start, len } => write!(
+                f,
+                "a window of {len} steps from step {start} runs past step 2**64 - 1"
             ),
             Error::LengthMismatch { lr, momentum } => write!(
                 f,

@@ -117,12 +117,12 @@ fn window_stop<T>(start: u64, lr: &[T], momentum: &[T]) -> Result<u64, Error> {
             momentum: momentum.len(),
         });
     }
-    let len = lr.len() as u64;
-    start.checked_add(len).ok_or(Error::Window {
-        start,
-        stop: u64::MAX,
-        total_steps: i64::MAX,
-    })
+    start
+        .checked_add(lr.len() as u64)
+        .ok_or(Error::WindowOverflow {
+            start,
+            len: lr.len(),
+        })
 }
 
 /// A checked configuration: its schedule and group values.
@@ -195,26 +195,30 @@ pub fn fill_rows<T: Sample>(
     }
 }
 
-/// Allocates `n` zeroed values, or reports [`Error::TooLarge`] instead of aborting.
+/// `n` values of `T` as a length, or [`Error::TooLarge`] when they cannot be allocated as
+/// one block (more than `isize::MAX` bytes): checked before asking for the memory.
+///
+/// # Errors
+/// [`Error::TooLarge`].
+pub fn alloc_len<T>(what: &'static str, n: u128) -> Result<usize, Error> {
+    let size = std::mem::size_of::<T>();
+    match (usize::try_from(n), n.checked_mul(size as u128)) {
+        (Ok(len), Some(bytes)) if bytes <= isize::MAX as u128 => Ok(len),
+        _ => Err(Error::too_large(what, n, size)),
+    }
+}
+
+/// Allocates `n` zeroed values, or reports [`Error::TooLarge`] instead of aborting. The
+/// zeros are written on all cores, so the pages are first touched in parallel.
 ///
 /// # Errors
 /// [`Error::TooLarge`] when the allocation fails or cannot be expressed.
 pub fn try_zeroed<T: Sample>(what: &'static str, n: u128) -> Result<Vec<T>, Error> {
-    let too_large = || Error::TooLarge {
-        what,
-        elements: n,
-        bytes: n.saturating_mul(std::mem::size_of::<T>() as u128),
-    };
-    let len = usize::try_from(n).map_err(|_| too_large())?;
-    if len
-        .checked_mul(std::mem::size_of::<T>())
-        .is_none_or(|b| b > isize::MAX as usize)
-    {
-        return Err(too_large());
-    }
+    let len = alloc_len::<T>(what, n)?;
     let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_large())?;
-    v.resize(len, T::ZERO);
+    v.try_reserve_exact(len)
+        .map_err(|_| Error::too_large(what, n, std::mem::size_of::<T>()))?;
+    v.par_extend(rayon::iter::repeat_n(T::ZERO, len));
     Ok(v)
 }
 
@@ -378,5 +382,10 @@ mod tests {
         ));
         let prepared = prepare(&[Config::new(10, 0.1)], 0, 5).unwrap();
         assert!(fill_rows(&prepared, 0, 5, &mut a, &mut b).is_err());
+        let (mut c, mut d) = (vec![0.0f64; 3], vec![0.0f64; 3]);
+        let err = cycle
+            .fill(&values, u64::MAX - 1, &mut c, &mut d)
+            .unwrap_err();
+        assert!(matches!(err, Error::WindowOverflow { len: 3, .. }), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
 use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
 use crate::error::Error;
-use crate::fill::{fill_rows, prepare, Prepared, Sample};
+use crate::fill::{alloc_len, fill_rows, prepare, Prepared, Sample};
 
 /// The one place core errors become Python exceptions.
 fn to_py_err(e: &Error) -> PyErr {
@@ -61,24 +61,14 @@ fn zeros<'py, T: Sample + numpy::Element>(
     what: &'static str,
     n: u128,
 ) -> PyResult<Bound<'py, PyArray1<T>>> {
-    let too_large = || {
-        to_py_err(&Error::TooLarge {
-            what,
-            elements: n,
-            bytes: n.saturating_mul(std::mem::size_of::<T>() as u128),
-        })
-    };
-    let bytes = n.checked_mul(std::mem::size_of::<T>() as u128);
-    if bytes.is_none_or(|b| b > isize::MAX as u128) {
-        return Err(too_large());
-    }
+    let len = alloc_len::<T>(what, n).map_err(|e| to_py_err(&e))?;
     let array = py
         .import("numpy")?
         .getattr("zeros")?
-        .call1((n as usize, numpy::dtype::<T>(py)))
+        .call1((len, numpy::dtype::<T>(py)))
         .map_err(|e| {
             if e.is_instance_of::<PyMemoryError>(py) {
-                too_large()
+                to_py_err(&Error::too_large(what, n, std::mem::size_of::<T>()))
             } else {
                 e
             }

@@ -47,18 +47,33 @@ def _tensor_betas(optimizer: Any) -> list[tuple[dict[str, Any], tuple[Any, ...]]
     ]
 
 
+def _fill_beta1(group: dict[str, Any], momentum: Any, filled: dict[int, Any]) -> None:
+    """Write ``momentum`` into the tensor ``group["betas"][0]`` in place. A tensor shared
+    with a group that got another value in this update (``filled``: tensor id -> value)
+    is split off: this group gets its own copy, updated in place from then on."""
+    betas = group["betas"]
+    tensor = betas[0]
+    if filled.setdefault(id(tensor), momentum) != momentum:
+        tensor = tensor.clone()
+        group["betas"] = (tensor, *betas[1:])
+    _fill(tensor, momentum)
+
+
 def _restore_tensor_betas(kept: list[tuple[dict[str, Any], tuple[Any, ...]]]) -> None:
-    """Where torch replaced a tensor ``betas[0]`` (kept by :func:`_tensor_betas`) with a new
-    value, write that value into the tensor and put the tensor back."""
+    """Where torch replaced a tensor ``betas[0]`` (kept by :func:`_tensor_betas`) with a
+    plain number, put the tensor back, holding that number. (Where torch put a tensor
+    there, computed from tensor momentum bounds, its tensor stays, as in torch.)"""
+    filled: dict[int, Any] = {}
     for group, betas in kept:
         current = group.get("betas")
-        if current is not betas and isinstance(current, tuple) and current:
-            _fill(betas[0], current[0])
-            rest = current[1:]
-            same_rest = len(rest) == len(betas) - 1 and all(
-                a is b for a, b in zip(rest, betas[1:], strict=False)
-            )
-            group["betas"] = betas if same_rest else (betas[0], *rest)
+        if current is betas or not isinstance(current, tuple) or not current:
+            continue
+        if isinstance(current[0], Tensor):
+            continue
+        rest = current[1:]
+        same_rest = len(rest) == len(betas) - 1 and all(a is b for a, b in zip(rest, betas[1:], strict=False))
+        group["betas"] = betas if same_rest else (betas[0], *rest)
+        _fill_beta1(group, current[0], filled)
 
 
 class OneCycleLR(_TorchOneCycleLR):
@@ -214,7 +229,7 @@ class OneCycleLR(_TorchOneCycleLR):
                 if lrs is not None:
                     self._step_count += 1
                     self.last_epoch = step
-                    self._last_lr = lrs
+                    self._last_lr = lrs  # type: ignore[assignment]
                     self._get_lr_called_within_step = False
                     return
         super().step(epoch)
@@ -263,11 +278,12 @@ class OneCycleLR(_TorchOneCycleLR):
             if computed is not None:
                 lrs, momenta = computed
                 if self.cycle_momentum:
+                    filled: dict[int, Any] = {}
                     for group, momentum in zip(self.optimizer.param_groups, momenta, strict=True):
                         if self.use_beta1:
                             betas = group["betas"]
                             if isinstance(betas[0], Tensor):
-                                _fill(betas[0], momentum)
+                                _fill_beta1(group, momentum, filled)
                             else:
                                 group["betas"] = (momentum, *betas[1:])
                         else:

@@ -114,6 +114,22 @@ class OneCycleLR(_TorchOneCycleLR):
     verbose : bool, default False
         Print a line for each learning-rate update (the format of torch's releases that had
         this option: ``Adjusting learning rate of group 0 to 4.0000e-04.``).
+    hold_final : bool, default False
+        Keyword only. Every step from ``total_steps - 1`` on keeps the values of step
+        ``total_steps - 1`` (the final learning rate and momentum), and stepping past
+        ``total_steps`` raises nothing, so loops that take a few extra steps finish
+        cleanly. ``last_epoch`` still counts every step. Not part of ``state_dict()``
+        (which holds exactly torch's keys): pass it again when resuming. The default is
+        torch's behaviour: the extra step ``total_steps`` is computed by the formula, and
+        the next one raises ``ValueError``.
+
+    Notes
+    -----
+    The one deliberate difference in values: where ``betas[0]`` of an Adam-style group is
+    a tensor, torch replaces it with a float; here the tensor stays and is updated in place
+    (holding torch's value, rounded to the tensor's dtype as a tensor ``lr`` is), so
+    ``torch.compile`` does not recompile. A tensor shared by groups that get different
+    momenta is split once, the first group keeping it.
 
     Raises
     ------

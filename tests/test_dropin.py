@@ -766,3 +766,21 @@ def test_valid_states_still_load_like_torchs() -> None:
         for i in range(30):
             assert_same_state(theirs, ours, f"{name}: step {i}")
             assert_same_failure(*step_both((t_opt, theirs), (o_opt, ours)), f"{name}: step {i}")
+
+
+def test_state_of_older_torch_releases_with_anneal_func() -> None:
+    """Older torch releases stored the annealing function (anneal_func) instead of its
+    name; torch still honours it, and so does ours."""
+    t_opt, o_opt = make_optimizer("sgd", 2), make_optimizer("sgd", 2)
+    theirs, ours = TorchOneCycleLR(t_opt, 0.1, 30), OneCycleLR(o_opt, 0.1, 30)
+    for _ in range(3):
+        step_both((t_opt, theirs), (o_opt, ours))
+    for sched in (theirs, ours):
+        state = copy.deepcopy(sched.state_dict())
+        del state["_anneal_func_type"]
+        del sched._anneal_func_type
+        state["anneal_func"] = TorchOneCycleLR._annealing_linear
+        sched.load_state_dict(state)
+    for i in range(28):
+        assert_same_failure(*step_both((t_opt, theirs), (o_opt, ours)), f"step {i}")
+        assert_same_state(theirs, ours, f"step {i}")

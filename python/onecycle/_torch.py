@@ -232,6 +232,7 @@ class OneCycleLR(_TorchOneCycleLR):
         if (
             epoch is None
             and cached is not None
+            and cached[2] is not None  # phases the core takes (else torch's path)
             and cached[0] is self._schedule_phases
             and cached[1] == self._anneal_func_type
             and self._step_count > 1  # the first step checks the call order and may warn
@@ -241,7 +242,7 @@ class OneCycleLR(_TorchOneCycleLR):
             total = self.total_steps
             at = step if step < total else total - 1 if self._onecycle_hold else step
             if at <= total:  # else torch's path raises "Tried to step ..."
-                lrs = cached[2].advance(at, self.optimizer.param_groups, self.cycle_momentum, self)  # type: ignore[union-attr]
+                lrs = cached[2].advance(at, self.optimizer.param_groups, self.cycle_momentum, self)
                 if lrs is not None:
                     self._step_count += 1
                     self.last_epoch = step

@@ -176,17 +176,6 @@ fn plain_float(value: &Bound<'_, PyAny>) -> Option<f64> {
     None
 }
 
-fn group_value(group: &Bound<'_, PyDict>, key: Key) -> PyResult<Option<f64>> {
-    Ok(group
-        .get_item(key.name())?
-        .and_then(|value| plain_float(&value)))
-}
-
-/// The start and end values a phase anneals between, if both are plain numbers.
-fn group_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Option<(f64, f64)>> {
-    Ok(group_value(group, start)?.zip(group_value(group, end)?))
-}
-
 /// The `param_group` key of `key`, as an interned Python string (no allocation per lookup).
 fn key_name(py: Python<'_>, key: Key) -> &Bound<'_, PyString> {
     match key {
@@ -198,16 +187,15 @@ fn key_name(py: Python<'_>, key: Key) -> &Bound<'_, PyString> {
     }
 }
 
-/// The start and end values a phase anneals between, read with interned keys, if both are
-/// plain numbers.
-fn interned_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Option<(f64, f64)>> {
-    let py = group.py();
-    let value = |key| -> PyResult<Option<f64>> {
-        Ok(group
-            .get_item(key_name(py, key))?
-            .and_then(|value| plain_float(&value)))
-    };
-    Ok(value(start)?.zip(value(end)?))
+fn group_value(group: &Bound<'_, PyDict>, key: Key) -> PyResult<Option<f64>> {
+    Ok(group
+        .get_item(key_name(group.py(), key))?
+        .and_then(|value| plain_float(&value)))
+}
+
+/// The start and end values a phase anneals between, if both are plain numbers.
+fn group_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Option<(f64, f64)>> {
+    Ok(group_value(group, start)?.zip(group_value(group, end)?))
 }
 
 /// A group value torch replaces by assignment (it fills tensors in place instead): a
@@ -312,9 +300,10 @@ impl PyCycle {
     ///
     /// Returns `None`, having written nothing, wherever torch's own path is needed: `step`
     /// not an int in the i64 range, `param_groups` not a plain list of plain dicts, a
-    /// missing key or `use_beta1` attribute, a value the core does not reproduce (tensors, numpy scalars, ints
-    /// beyond 2**53), an `lr` or `betas[0]` torch would fill in place rather than replace,
-    /// or a step in a phase of zero width (torch's path raises the error).
+    /// missing key or `use_beta1` attribute, a value the core does not reproduce (tensors,
+    /// numpy scalars, ints beyond 2**53), an `lr` or `betas[0]` torch would fill in place
+    /// rather than replace, or a step in a phase of zero width (torch's path raises the
+    /// error).
     fn advance<'py>(
         &self,
         step: &Bound<'py, PyAny>,
@@ -323,10 +312,11 @@ impl PyCycle {
         scheduler: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         let py = step.py();
-        let Ok(step) = step.cast_exact::<PyInt>().map(|s| s.extract::<i64>()) else {
-            return Ok(None);
-        };
-        let Ok(step) = step else {
+        let Some(step) = step
+            .cast_exact::<PyInt>()
+            .ok()
+            .and_then(|step| step.extract::<i64>().ok())
+        else {
             return Ok(None);
         };
         let Ok((phase, factor)) = self.inner.phase_at(step) else {
@@ -353,7 +343,7 @@ impl PyCycle {
             let Ok(group) = group.cast_into_exact::<PyDict>() else {
                 return Ok(None);
             };
-            let Some((start, end)) = interned_pair(&group, phase.start_lr, phase.end_lr)? else {
+            let Some((start, end)) = group_pair(&group, phase.start_lr, phase.end_lr)? else {
                 return Ok(None);
             };
             if !group.get_item(lr_key)?.is_some_and(|lr| replaceable(&lr)) {
@@ -362,7 +352,7 @@ impl PyCycle {
             let lr = anneal.interpolate(start, end, factor);
             let momentum = if cycle_momentum {
                 let Some((start, end)) =
-                    interned_pair(&group, phase.start_momentum, phase.end_momentum)?
+                    group_pair(&group, phase.start_momentum, phase.end_momentum)?
                 else {
                     return Ok(None);
                 };

@@ -784,3 +784,21 @@ def test_state_of_older_torch_releases_with_anneal_func() -> None:
     for i in range(28):
         assert_same_failure(*step_both((t_opt, theirs), (o_opt, ours)), f"step {i}")
         assert_same_state(theirs, ours, f"step {i}")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "sgd-no-momentum", "rmsprop"])
+def test_plain_steps_take_the_one_call_path(optimizer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the second step on, a plain step() does not go through torch's machinery (it
+    is one call into the core); its results are compared with torch's everywhere above."""
+    opt = make_optimizer(optimizer, 2)
+    sched = OneCycleLR(opt, max_lr=0.1, total_steps=20, hold_final=True)
+    step_both((opt, sched))  # the first step checks the call order on torch's path
+
+    def refuse(*args: Any) -> None:
+        raise AssertionError("torch's path was taken")
+
+    monkeypatch.setattr(LRScheduler, "_update_lr", refuse)
+    monkeypatch.setattr(OneCycleLR, "get_lr", refuse)
+    for _ in range(25):  # through the end, holding
+        assert step_both((opt, sched)) == [None]
+    assert sched.last_epoch == 26

@@ -4,8 +4,9 @@
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
 use crate::error::Error;
@@ -175,15 +176,42 @@ fn plain_float(value: &Bound<'_, PyAny>) -> Option<f64> {
     None
 }
 
+/// The `param_group` key of `key`, as an interned Python string (no allocation per lookup).
+fn key_name(py: Python<'_>, key: Key) -> &Bound<'_, PyString> {
+    match key {
+        Key::InitialLr => intern!(py, "initial_lr"),
+        Key::MaxLr => intern!(py, "max_lr"),
+        Key::MinLr => intern!(py, "min_lr"),
+        Key::MaxMomentum => intern!(py, "max_momentum"),
+        Key::BaseMomentum => intern!(py, "base_momentum"),
+    }
+}
+
 fn group_value(group: &Bound<'_, PyDict>, key: Key) -> PyResult<Option<f64>> {
     Ok(group
-        .get_item(key.name())?
+        .get_item(key_name(group.py(), key))?
         .and_then(|value| plain_float(&value)))
 }
 
 /// The start and end values a phase anneals between, if both are plain numbers.
 fn group_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Option<(f64, f64)>> {
     Ok(group_value(group, start)?.zip(group_value(group, end)?))
+}
+
+/// A group value torch replaces by assignment (it fills tensors in place instead): a
+/// `float`, `int` or `bool`.
+fn replaceable(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyBool>()
+}
+
+/// What one group receives in a step: its lr, and its momentum with the `betas` tuple it
+/// replaces (when the momentum goes into `betas[0]`).
+struct Update<'py> {
+    group: Bound<'py, PyDict>,
+    lr: f64,
+    momentum: Option<(f64, Option<Bound<'py, PyTuple>>)>,
 }
 
 /// The phases of a `OneCycleLR`, for its `step()`: built from the scheduler's
@@ -262,6 +290,121 @@ impl PyCycle {
             }
         }
         Ok(Some((lrs, momenta)))
+    }
+
+    /// One `OneCycleLR.step()` in its common case, in one call: the lr (and, when
+    /// `cycle_momentum` is truthy, the momentum) of every group at `step`, written into the
+    /// groups as torch writes them (`group["lr"]`; `group["momentum"]`, or
+    /// `group["betas"] = (momentum, *betas[1:])` when the scheduler's `use_beta1` is
+    /// truthy), and returned as a new list (the scheduler's `_last_lr`).
+    ///
+    /// Returns `None`, having written nothing, wherever torch's own path is needed: `step`
+    /// not an int in the i64 range, `param_groups` not a plain list of plain dicts, a
+    /// missing key or `use_beta1` attribute, a value the core does not reproduce (tensors,
+    /// numpy scalars, ints beyond 2**53), an `lr` or `betas[0]` torch would fill in place
+    /// rather than replace, or a step in a phase of zero width (torch's path raises the
+    /// error).
+    fn advance<'py>(
+        &self,
+        step: &Bound<'py, PyAny>,
+        param_groups: &Bound<'py, PyAny>,
+        cycle_momentum: &Bound<'py, PyAny>,
+        scheduler: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let py = step.py();
+        let Some(step) = step
+            .cast_exact::<PyInt>()
+            .ok()
+            .and_then(|step| step.extract::<i64>().ok())
+        else {
+            return Ok(None);
+        };
+        let Ok((phase, factor)) = self.inner.phase_at(step) else {
+            return Ok(None);
+        };
+        let Ok(param_groups) = param_groups.cast_exact::<PyList>() else {
+            return Ok(None);
+        };
+        let cycle_momentum = cycle_momentum.is_truthy()?;
+        // torch reads `use_beta1` only when cycling momentum (it is set only then).
+        let use_beta1 = if cycle_momentum {
+            match scheduler.getattr(intern!(py, "use_beta1")) {
+                Ok(use_beta1) => use_beta1.is_truthy()?,
+                Err(_) => return Ok(None),
+            }
+        } else {
+            false
+        };
+        let anneal = self.inner.anneal();
+        let (lr_key, betas_key) = (intern!(py, "lr"), intern!(py, "betas"));
+        // Read and check every group before writing any.
+        let mut updates = Vec::with_capacity(param_groups.len());
+        for group in param_groups.iter() {
+            let Ok(group) = group.cast_into_exact::<PyDict>() else {
+                return Ok(None);
+            };
+            let Some((start, end)) = group_pair(&group, phase.start_lr, phase.end_lr)? else {
+                return Ok(None);
+            };
+            if !group.get_item(lr_key)?.is_some_and(|lr| replaceable(&lr)) {
+                return Ok(None);
+            }
+            let lr = anneal.interpolate(start, end, factor);
+            let momentum = if cycle_momentum {
+                let Some((start, end)) =
+                    group_pair(&group, phase.start_momentum, phase.end_momentum)?
+                else {
+                    return Ok(None);
+                };
+                let betas = if use_beta1 {
+                    let Some(Ok(betas)) = group
+                        .get_item(betas_key)?
+                        .map(Bound::cast_into_exact::<PyTuple>)
+                    else {
+                        return Ok(None);
+                    };
+                    if !betas.get_item(0).is_ok_and(|beta1| replaceable(&beta1)) {
+                        return Ok(None);
+                    }
+                    Some(betas)
+                } else {
+                    None
+                };
+                Some((anneal.interpolate(start, end, factor), betas))
+            } else {
+                None
+            };
+            updates.push(Update {
+                group,
+                lr,
+                momentum,
+            });
+        }
+        let lrs = PyList::empty(py);
+        for Update {
+            group,
+            lr,
+            momentum,
+        } in updates
+        {
+            match momentum {
+                Some((momentum, Some(betas))) => {
+                    let first = PyFloat::new(py, momentum).into_any();
+                    let items: Vec<Bound<'py, PyAny>> =
+                        std::iter::once(first).chain(betas.iter().skip(1)).collect();
+                    let betas = PyTuple::new(py, items)?;
+                    group.set_item(betas_key, betas)?;
+                }
+                Some((momentum, None)) => {
+                    group.set_item(intern!(py, "momentum"), PyFloat::new(py, momentum))?;
+                }
+                None => {}
+            }
+            let lr = PyFloat::new(py, lr);
+            group.set_item(lr_key, &lr)?;
+            lrs.append(lr)?;
+        }
+        Ok(Some(lrs))
     }
 
     /// Pickling and `copy.deepcopy` rebuild the cycle from its phases.

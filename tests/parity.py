@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from hypothesis import strategies as st
 from onecycle import OneCycleLR
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
@@ -21,6 +22,8 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "rmsprop": lambda params: torch.optim.RMSprop(params, lr=0.1, momentum=0.5),
     "adagrad": lambda params: torch.optim.Adagrad(params, lr=0.1),  # no momentum, no betas
 }
+
+MOMENTUM_OPTIMIZERS = [k for k in OPTIMIZERS if k != "adagrad"]
 
 
 def make_optimizer(kind: str, groups: int = 1) -> torch.optim.Optimizer:
@@ -134,3 +137,47 @@ def torch_values_at(total_steps: int, step: int, **kwargs: Any) -> tuple[float, 
             sched.step()
     group = opt.param_groups[0]
     return group["lr"], group["momentum"]
+
+
+# --- hypothesis strategies: the whole parameter space ------------------------------------
+
+unit = st.floats(0.0, 1.0)
+positive = st.floats(1e-6, 1e3, allow_subnormal=False)
+
+
+@st.composite
+def pct_starts(draw: st.DrawFn, total_steps: int) -> float:
+    """Mostly arbitrary, sometimes exactly on a step boundary (k / total_steps), where the
+    phase-end arithmetic is most delicate."""
+    return draw(
+        st.one_of(
+            unit,
+            st.integers(0, total_steps).map(lambda k: k / total_steps),
+            st.integers(0, 2 * total_steps).map(lambda k: k / (2 * total_steps)),
+            st.sampled_from([0.0, 1.0, 0.3, 0.25, 0.5]),
+        )
+    )
+
+
+@st.composite
+def configurations(draw: st.DrawFn) -> tuple[str, int, dict]:
+    optimizer = draw(st.sampled_from(MOMENTUM_OPTIMIZERS))
+    groups = draw(st.integers(1, 3))
+    total_steps = draw(st.integers(1, 120))
+
+    def per_group(values: st.SearchStrategy[float]) -> st.SearchStrategy:
+        return st.one_of(values, st.lists(values, min_size=groups, max_size=groups))
+
+    kwargs = dict(
+        max_lr=draw(per_group(positive)),
+        total_steps=total_steps,
+        pct_start=draw(pct_starts(total_steps)),
+        anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+        cycle_momentum=draw(st.booleans()),
+        base_momentum=draw(per_group(unit)),
+        max_momentum=draw(per_group(unit)),
+        div_factor=draw(positive),
+        final_div_factor=draw(positive),
+        three_phase=draw(st.booleans()),
+    )
+    return optimizer, groups, kwargs

@@ -14,18 +14,18 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from onecycle import OneCycleLR
 from parity import (
-    OPTIMIZERS,
+    MOMENTUM_OPTIMIZERS,
     assert_same_failure,
     assert_same_state,
+    configurations,
     make_optimizer,
     outcome,
     run_side_by_side,
     same,
+    unit,
 )
 from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
-
-MOMENTUM_OPTIMIZERS = [k for k in OPTIMIZERS if k != "adagrad"]
 
 
 def test_is_torch_scheduler() -> None:
@@ -346,47 +346,6 @@ def test_verbose_prints_each_update(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # --- property-based: the whole parameter space -------------------------------------------
-
-unit = st.floats(0.0, 1.0)
-positive = st.floats(1e-6, 1e3, allow_subnormal=False)
-
-
-@st.composite
-def pct_starts(draw: st.DrawFn, total_steps: int) -> float:
-    """Mostly arbitrary, sometimes exactly on a step boundary (k / total_steps), where the
-    phase-end arithmetic is most delicate."""
-    return draw(
-        st.one_of(
-            unit,
-            st.integers(0, total_steps).map(lambda k: k / total_steps),
-            st.integers(0, 2 * total_steps).map(lambda k: k / (2 * total_steps)),
-            st.sampled_from([0.0, 1.0, 0.3, 0.25, 0.5]),
-        )
-    )
-
-
-@st.composite
-def configurations(draw: st.DrawFn) -> tuple[str, int, dict]:
-    optimizer = draw(st.sampled_from(MOMENTUM_OPTIMIZERS))
-    groups = draw(st.integers(1, 3))
-    total_steps = draw(st.integers(1, 120))
-
-    def per_group(values: st.SearchStrategy[float]) -> st.SearchStrategy:
-        return st.one_of(values, st.lists(values, min_size=groups, max_size=groups))
-
-    kwargs = dict(
-        max_lr=draw(per_group(positive)),
-        total_steps=total_steps,
-        pct_start=draw(pct_starts(total_steps)),
-        anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
-        cycle_momentum=draw(st.booleans()),
-        base_momentum=draw(per_group(unit)),
-        max_momentum=draw(per_group(unit)),
-        div_factor=draw(positive),
-        final_div_factor=draw(positive),
-        three_phase=draw(st.booleans()),
-    )
-    return optimizer, groups, kwargs
 
 
 @given(configurations())

@@ -4,6 +4,8 @@
   its parameters) as numpy arrays, bit-identical to stepping torch's ``OneCycleLR``.
 - :class:`OneCycleLR` is a drop-in replacement for ``torch.optim.lr_scheduler.OneCycleLR``.
   It is imported on first use, so ``import onecycle`` does not import torch.
+- :func:`total_steps_for` counts the optimizer steps of a run (epochs, batches,
+  gradient accumulation, processes) as Lightning and accelerate take them.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from onecycle._core import __version__
 from onecycle._schedule import Schedule, schedule
+from onecycle._steps import total_steps_for
 
 if TYPE_CHECKING:
     from onecycle._torch import OneCycleLR
 
-__all__ = ["OneCycleLR", "Schedule", "__version__", "schedule"]
+__all__ = ["OneCycleLR", "Schedule", "__version__", "schedule", "total_steps_for"]
 
 
 def __getattr__(name: str) -> Any:

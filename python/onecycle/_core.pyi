@@ -1,6 +1,6 @@
 """The Rust extension module. Use ``onecycle.schedule`` and ``onecycle.OneCycleLR``."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -26,9 +26,13 @@ def schedule(
     max_momentum: float | npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 
+@final
 class Cycle:
     def __new__(cls, phases: list[_Row], anneal_strategy: str) -> Cycle: ...
     def step(
         self, step: int, param_groups: object, cycle_momentum: bool
     ) -> tuple[list[float], list[float]] | None: ...
+    def advance(
+        self, step: int, param_groups: object, cycle_momentum: object, scheduler: object
+    ) -> list[float] | None: ...
     def __reduce__(self) -> tuple[type[Cycle], tuple[list[_Row], str]]: ...

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
@@ -17,6 +19,61 @@ _DIVISORS = {
     "div_factor": ("initial_lr = max_lr / div_factor", 25.0),
     "final_div_factor": ("min_lr = initial_lr / final_div_factor", 1e4),
 }
+
+# The methods step() bypasses on its one-call path; a subclass overriding one of them
+# takes torch's path for every step.
+_STEP_HOOKS = ("get_lr", "_update_lr")
+
+
+def _fill(tensor: Tensor, value: Any) -> None:
+    """Write ``value`` into ``tensor`` in place, as torch updates a tensor ``lr``."""
+    if isinstance(value, Tensor) and value.dim() != 0:
+        value = value.squeeze()
+    tensor.fill_(value)
+
+
+def _tensor_betas(optimizer: Any) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
+    """The groups whose ``betas[0]`` is a tensor, with their ``betas`` tuples."""
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, list):
+        return []
+    return [
+        (group, betas)
+        for group in groups
+        if isinstance(group, dict)
+        and isinstance(betas := group.get("betas"), tuple)
+        and betas
+        and isinstance(betas[0], Tensor)
+    ]
+
+
+def _fill_beta1(group: dict[str, Any], momentum: Any, filled: dict[int, Any]) -> None:
+    """Write ``momentum`` into the tensor ``group["betas"][0]`` in place. A tensor shared
+    with a group that got another value in this update (``filled``: tensor id -> value)
+    is split off: this group gets its own copy, updated in place from then on."""
+    betas = group["betas"]
+    tensor = betas[0]
+    if filled.setdefault(id(tensor), momentum) != momentum:
+        tensor = tensor.clone()
+        group["betas"] = (tensor, *betas[1:])
+    _fill(tensor, momentum)
+
+
+def _restore_tensor_betas(kept: list[tuple[dict[str, Any], tuple[Any, ...]]]) -> None:
+    """Where torch replaced a tensor ``betas[0]`` (kept by :func:`_tensor_betas`) with a
+    plain number, put the tensor back, holding that number. (Where torch put a tensor
+    there, computed from tensor momentum bounds, its tensor stays, as in torch.)"""
+    filled: dict[int, Any] = {}
+    for group, betas in kept:
+        current = group.get("betas")
+        if current is betas or not isinstance(current, tuple) or not current:
+            continue
+        if isinstance(current[0], Tensor):
+            continue
+        rest = current[1:]
+        same_rest = len(rest) == len(betas) - 1 and all(a is b for a, b in zip(rest, betas[1:], strict=False))
+        group["betas"] = betas if same_rest else (betas[0], *rest)
+        _fill_beta1(group, current[0], filled)
 
 
 class OneCycleLR(_TorchOneCycleLR):
@@ -57,6 +114,22 @@ class OneCycleLR(_TorchOneCycleLR):
     verbose : bool, default False
         Print a line for each learning-rate update (the format of torch's releases that had
         this option: ``Adjusting learning rate of group 0 to 4.0000e-04.``).
+    hold_final : bool, default False
+        Keyword only. Every step from ``total_steps - 1`` on keeps the values of step
+        ``total_steps - 1`` (the final learning rate and momentum), and stepping past
+        ``total_steps`` raises nothing, so loops that take a few extra steps finish
+        cleanly. ``last_epoch`` still counts every step. Not part of ``state_dict()``
+        (which holds exactly torch's keys): pass it again when resuming. The default is
+        torch's behaviour: the extra step ``total_steps`` is computed by the formula, and
+        the next one raises ``ValueError``.
+
+    Notes
+    -----
+    The one deliberate difference in values: where ``betas[0]`` of an Adam-style group is
+    a tensor, torch replaces it with a float; here the tensor stays and is updated in place
+    (holding torch's value, rounded to the tensor's dtype as a tensor ``lr`` is), so
+    ``torch.compile`` does not recompile. A tensor shared by groups that get different
+    momenta is split once, the first group keeping it.
 
     Raises
     ------
@@ -69,7 +142,15 @@ class OneCycleLR(_TorchOneCycleLR):
     """
 
     # Kept out of __dict__, so state_dict() holds exactly torch's keys.
-    __slots__ = ("_onecycle_cycle",)
+    __slots__ = ("_onecycle_cycle", "_onecycle_hold")
+
+    # Whether step() may take its one-call path: false in subclasses that change how a
+    # step is computed or written (see __init_subclass__).
+    _onecycle_fast_step = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._onecycle_fast_step = all(getattr(cls, name) is getattr(OneCycleLR, name) for name in _STEP_HOOKS)
 
     def __init__(
         self,
@@ -88,11 +169,18 @@ class OneCycleLR(_TorchOneCycleLR):
         three_phase: bool = False,
         last_epoch: int = -1,
         verbose: bool = False,
+        *,
+        hold_final: bool = False,
     ) -> None:
         self._onecycle_cycle: tuple[Any, Any, Cycle | None] | None = None
+        if not isinstance(hold_final, bool):
+            raise TypeError(f"hold_final must be True or False, got {hold_final!r}")
+        self._onecycle_hold = hold_final
         if verbose:
             # A subclass whose step() prints; the plain class keeps torch's step() as is.
             self.__class__ = _VerboseOneCycleLR
+        # torch's constructor replaces a tensor betas[0] with a float; keep the tensor.
+        tensor_betas = _tensor_betas(optimizer)
         try:
             super().__init__(
                 optimizer,
@@ -121,6 +209,47 @@ class OneCycleLR(_TorchOneCycleLR):
                         f"ZeroDivisionError. The default is {default!r}."
                     ) from e
             raise
+        finally:
+            _restore_tensor_betas(tensor_betas)
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance the schedule by one step (call it after ``optimizer.step()``).
+
+        Parameters
+        ----------
+        epoch : int, optional
+            Deprecated by torch (it warns): set ``last_epoch`` to ``epoch`` and compute the
+            values there.
+
+        Notes
+        -----
+        Behaves exactly as torch's ``LRScheduler.step()``: the same ``_step_count``,
+        ``last_epoch``, ``_last_lr``, warnings and errors. In the common case (plain float
+        group values, no ``epoch``, from the second step on) the whole update is one call
+        into the Rust core; anything else takes torch's own path.
+        """
+        cached = self._onecycle_cycle
+        if (
+            epoch is None
+            and cached is not None
+            and cached[2] is not None  # phases the core takes (else torch's path)
+            and cached[0] is self._schedule_phases
+            and cached[1] == self._anneal_func_type
+            and self._step_count > 1  # the first step checks the call order and may warn
+            and self._onecycle_fast_step
+        ):
+            step = self.last_epoch + 1
+            total = self.total_steps
+            at = step if step < total else total - 1 if self._onecycle_hold else step
+            if at <= total:  # else torch's path raises "Tried to step ..."
+                lrs = cached[2].advance(at, self.optimizer.param_groups, self.cycle_momentum, self)
+                if lrs is not None:
+                    self._step_count += 1
+                    self.last_epoch = step
+                    self._last_lr = lrs  # type: ignore[assignment]
+                    self._get_lr_called_within_step = False
+                    return
+        super().step(epoch)
 
     def _cycle(self) -> Cycle | None:
         """The Rust cycle for the current ``_schedule_phases`` (rebuilt when a loaded
@@ -154,6 +283,8 @@ class OneCycleLR(_TorchOneCycleLR):
                 stacklevel=2,
             )
         step_num = self.last_epoch
+        if self._onecycle_hold and step_num >= self.total_steps:
+            step_num = self.total_steps - 1
         if step_num > self.total_steps:
             raise ValueError(
                 f"Tried to step {step_num} times. The specified number of total steps is {self.total_steps}"
@@ -164,23 +295,54 @@ class OneCycleLR(_TorchOneCycleLR):
             if computed is not None:
                 lrs, momenta = computed
                 if self.cycle_momentum:
+                    filled: dict[int, Any] = {}
                     for group, momentum in zip(self.optimizer.param_groups, momenta, strict=True):
                         if self.use_beta1:
-                            group["betas"] = (momentum, *group["betas"][1:])
+                            betas = group["betas"]
+                            if isinstance(betas[0], Tensor):
+                                _fill_beta1(group, momentum, filled)
+                            else:
+                                group["betas"] = (momentum, *betas[1:])
                         else:
                             group["momentum"] = momentum
                 return lrs
-        return self._torch_get_lr()
+        return self._torch_get_lr(step_num)
 
-    def _torch_get_lr(self) -> list[Any]:
-        """torch's own ``get_lr``, for group values the Rust path does not take (tensors,
-        numpy scalars, ints beyond 2**53), without warning a second time."""
-        within_step = self._get_lr_called_within_step
+    def _torch_get_lr(self, step_num: int) -> list[Any]:
+        """torch's own ``get_lr`` at ``step_num``, for group values the Rust path does not
+        take (tensors, numpy scalars, ints beyond 2**53), without warning a second time;
+        a tensor ``betas[0]`` is filled in place rather than replaced."""
+        within_step, last_epoch = self._get_lr_called_within_step, self.last_epoch
         self._get_lr_called_within_step = True
+        self.last_epoch = step_num  # differs from last_epoch only with hold_final
+        tensor_betas = _tensor_betas(self.optimizer) if self.cycle_momentum else []
         try:
             return super().get_lr()
         finally:
-            self._get_lr_called_within_step = within_step
+            _restore_tensor_betas(tensor_betas)
+            self._get_lr_called_within_step, self.last_epoch = within_step, last_epoch
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict` (of this class or of torch's
+        ``OneCycleLR``).
+
+        Parameters
+        ----------
+        state_dict : dict
+            The scheduler state, as ``state_dict()`` returns it.
+
+        Raises
+        ------
+        TypeError
+            If ``state_dict`` is not a mapping, or one of its values has the wrong type.
+        ValueError
+            If it lacks a key of a ``OneCycleLR`` state, or a value is out of range (for
+            example ``base_lrs`` for another number of parameter groups). The scheduler is
+            left unchanged.
+        """
+        _check_state_dict(state_dict, len(self.optimizer.param_groups))
+        super().load_state_dict(state_dict)
+        self._onecycle_cycle = None
 
 
 class _VerboseOneCycleLR(OneCycleLR):
@@ -197,3 +359,72 @@ class _VerboseOneCycleLR(OneCycleLR):
             else:
                 epoch_str = ("%.2f" if isinstance(epoch, float) else "%.5d") % epoch
                 print(f"Epoch {epoch_str}: adjusting learning rate of group {group} to {lr:.4e}.")
+
+
+_PHASE_KEYS = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_state_dict(state_dict: Any, groups: int) -> None:
+    """Raise a clear error unless ``state_dict`` is a ``OneCycleLR`` state that fits an
+    optimizer with ``groups`` parameter groups. Reads only; changes nothing."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"state_dict must be a dict, as OneCycleLR.state_dict() returns it, got {type(state_dict).__name__}"
+        )
+    required = ["total_steps", "_schedule_phases", "cycle_momentum", "base_lrs", "last_epoch"]
+    if "anneal_func" not in state_dict:  # older torch releases stored the function itself
+        required.append("_anneal_func_type")
+    if state_dict.get("cycle_momentum"):
+        required.append("use_beta1")
+    missing = [key for key in required if key not in state_dict]
+    if missing:
+        raise ValueError(
+            f"state_dict is not a OneCycleLR state: it lacks {', '.join(map(repr, missing))} "
+            f"(its keys: {', '.join(map(repr, state_dict))})"
+        )
+
+    def bad(key: str, allowed: str, error: type[Exception] = TypeError) -> Exception:
+        return error(f"state_dict[{key!r}] must be {allowed}, got {state_dict[key]!r}")
+
+    def integer(key: str, least: int) -> None:
+        if key in state_dict:
+            if not _is_int(state_dict[key]):
+                raise bad(key, f"an int >= {least}")
+            if state_dict[key] < least:
+                raise bad(key, f"an int >= {least}", ValueError)
+
+    integer("total_steps", 1)
+    integer("last_epoch", -1)
+    integer("_step_count", 0)
+    for key in ("cycle_momentum", "use_beta1", "_is_initial", "_get_lr_called_within_step"):
+        if key in state_dict and not isinstance(state_dict[key], int):
+            raise bad(key, "True or False")
+    anneal = state_dict.get("_anneal_func_type", "cos")
+    if anneal not in ("cos", "linear"):
+        raise bad("_anneal_func_type", "'cos' or 'linear'", ValueError)
+    for key in ("base_lrs", "_last_lr"):
+        if key in state_dict:
+            if not isinstance(state_dict[key], list):
+                raise bad(key, "a list with one value per parameter group")
+            if len(state_dict[key]) != groups:
+                raise ValueError(
+                    f"state_dict[{key!r}] has {len(state_dict[key])} values, but the optimizer has "
+                    f"{groups} parameter groups: the state is from another optimizer setup"
+                )
+    phases = state_dict["_schedule_phases"]
+    if not isinstance(phases, list) or not phases:
+        raise bad("_schedule_phases", "a non-empty list of phase dicts")
+    for i, phase in enumerate(phases):
+        where = f"state_dict['_schedule_phases'][{i}]"
+        if not isinstance(phase, Mapping) or any(key not in phase for key in _PHASE_KEYS):
+            raise TypeError(f"{where} must be a dict with the keys {', '.join(_PHASE_KEYS)}, got {phase!r}")
+        end_step = phase["end_step"]
+        if isinstance(end_step, bool) or not isinstance(end_step, (int, float)) or end_step != end_step:
+            raise TypeError(f"{where}['end_step'] must be a number (not NaN), got {end_step!r}")
+        for key in _PHASE_KEYS[1:]:
+            if not isinstance(phase[key], str):
+                raise TypeError(f"{where}[{key!r}] must be the name of a param_group key, got {phase[key]!r}")

@@ -87,9 +87,9 @@ def model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
 
 
-def instrumented(root: Path, logger: RecordingLogger) -> type[LightningTrainer]:
+def instrumented(root: Path, logger: RecordingLogger, **options: Any) -> type[LightningTrainer]:
     """Lightning's Trainer, quiet, on the CPU, logging every step to `logger` and saving a
-    checkpoint in `root` after every epoch."""
+    checkpoint in `root` after every epoch; `options` are more Trainer arguments."""
 
     class Trainer(LightningTrainer):
         def __init__(self, *, callbacks: list[Any], **kwargs: Any) -> None:
@@ -102,6 +102,7 @@ def instrumented(root: Path, logger: RecordingLogger) -> type[LightningTrainer]:
                 default_root_dir=root,
                 enable_progress_bar=False,
                 enable_model_summary=False,
+                **options,
                 **kwargs,
             )
 
@@ -121,18 +122,19 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
     torch.set_num_threads(1)  # tiny tensors: threads only contend
     full: dict[Which, Run] = {}
 
-    def train(which: Which, checkpoint: Path | None = None) -> Run:
-        if checkpoint is None and which in full:
+    def train(which: Which, checkpoint: Path | None = None, **options: Any) -> Run:
+        uninterrupted = checkpoint is None and not options
+        if uninterrupted and which in full:
             return full[which]
         root = tmp_path / f"run{next(runs)}-{which}"
         logger = RecordingLogger()
         with pytest.MonkeyPatch.context() as monkeypatch:
             monkeypatch.chdir(tmp_path)
-            monkeypatch.setattr(lightning, "Trainer", instrumented(root, logger))
+            monkeypatch.setattr(lightning, "Trainer", instrumented(root, logger, **options))
             names: dict[str, Any] = {"model": model(), "data_loader": data_loader(), "checkpoint": checkpoint}
             namespace = run_snippet(SNIPPET, which, names)
         run = Run(namespace["trainer"], logger, root, namespace)
-        if checkpoint is None:
+        if uninterrupted:
             full[which] = run
         return run
 
@@ -182,6 +184,38 @@ def test_logged_learning_rates_and_end_state_equal_torch(train: Train) -> None:
         assert run.scheduler.total_steps == STEPS
         assert run.scheduler.last_epoch == STEPS
         assert same(run.scheduler.get_last_lr(), expected[-1:])
+    assert_same_end(theirs, ours)
+
+
+@pytest.mark.parametrize(
+    ("options", "batches_per_epoch", "batches_per_step", "steps"),
+    [
+        # 32 batches an epoch: 10 steps of 3 batches, then one of 2.
+        ({"accumulate_grad_batches": 3}, SAMPLES // BATCH, 3, EPOCHS * 11),
+        ({"max_steps": 200}, SAMPLES // BATCH, 1, 200),
+        ({"limit_train_batches": 0.5}, SAMPLES // BATCH // 2, 1, STEPS // 2),
+    ],
+)
+def test_estimated_stepping_batches_ends_on_the_extra_step(
+    train: Train, options: dict[str, Any], batches_per_epoch: int, batches_per_step: int, steps: int
+) -> None:
+    """With the Trainer options that change the count, the run still ends at
+    `last_epoch == total_steps`, without error, alike for both classes."""
+    theirs, ours = train("torch", **options), train("onecycle", **options)
+    for run in (theirs, ours):
+        assert run.trainer.estimated_stepping_batches == run.trainer.global_step == steps
+        assert run.scheduler.total_steps == run.scheduler.last_epoch == steps
+    # LearningRateMonitor logs every batch: the rate of the step it is part of.
+    steps_per_epoch = -(-batches_per_epoch // batches_per_step)
+    lrs = torch_lrs(steps)
+    step_of_batch = [
+        epoch * steps_per_epoch + batch // batches_per_step
+        for epoch in range(EPOCHS)
+        for batch in range(batches_per_epoch)
+    ]
+    expected = [lrs[step] for step in step_of_batch if step < steps]
+    assert same([lr for _, lr in ours.logger.lrs()], expected)
+    assert same(theirs.logger.lrs(), ours.logger.lrs())
     assert_same_end(theirs, ours)
 
 

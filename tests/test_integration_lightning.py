@@ -4,6 +4,7 @@ checkpoints the same way."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -120,6 +121,9 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
     runs = iter(range(1000))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threads only contend
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.WARNING)
     full: dict[Which, Run] = {}
 
     def train(which: Which, checkpoint: Path | None = None, **options: Any) -> Run:
@@ -140,6 +144,7 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
 
     yield train
     torch.set_num_threads(threads)
+    lightning_log.setLevel(level)
 
 
 def torch_lrs(total_steps: int) -> list[float]:

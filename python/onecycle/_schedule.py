@@ -23,11 +23,31 @@ class Schedule(NamedTuple):
     momentum: npt.NDArray[np.floating[Any]]
 
 
+def _show(value: int) -> str:
+    """An int for an error message; one too long for ``str()`` by its size instead."""
+    if value.bit_length() > 256:
+        return f"{'a negative' if value < 0 else 'an'} integer of {value.bit_length()} bits"
+    return str(value)
+
+
 def _integer(name: str, value: object) -> int:
     """An int, or a numpy integer; not a bool, a float or a string."""
     if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    return operator.index(value)  # type: ignore[arg-type]
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError as e:  # e.g. a numpy array of more than one element
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from e
+
+
+def _scalar(name: str, value: float) -> float:
+    """A plain int or float as the core's float (as ``float()`` converts it)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise OverflowError(
+            f"{name} must be a finite number, got {_show(int(value))}, too large for a float"
+        ) from None
 
 
 def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
@@ -114,15 +134,15 @@ def schedule(
     """
     total_steps = _integer("total_steps", total_steps)
     if total_steps < 1:
-        raise ValueError(f"total_steps must be a positive integer (1 to 2**63 - 1), got {total_steps}")
+        raise ValueError(f"total_steps must be a positive integer (1 to 2**63 - 1), got {_show(total_steps)}")
     if total_steps > MAX_STEPS:
-        raise OverflowError(f"total_steps must be at most 2**63 - 1, got {total_steps}")
+        raise OverflowError(f"total_steps must be at most 2**63 - 1, got {_show(total_steps)}")
     start = _integer("start", start)
     stop = total_steps if stop is None else _integer("stop", stop)
     if not 0 <= start <= stop <= total_steps + 1:
         raise ValueError(
             "the window must satisfy 0 <= start <= stop <= total_steps + 1 = "
-            f"{total_steps + 1}, got start={start}, stop={stop}"
+            f"{total_steps + 1}, got start={_show(start)}, stop={_show(stop)}"
         )
     if not isinstance(anneal_strategy, str):
         raise TypeError(f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}")
@@ -147,7 +167,7 @@ def schedule(
     if all(type(v) is float or type(v) is int for v in given.values()):
         # Plain numbers, the common case: the core takes them as they are.
         shape: tuple[int, ...] = ()
-        columns = given
+        columns = {name: _scalar(name, value) for name, value in given.items()}
     else:
         params = {name: _floats(name, value) for name, value in given.items()}
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import operator
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,7 +42,7 @@ def _integer(name: str, value: object) -> int:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from e
 
 
-def _scalar(name: str, value: float) -> float:
+def _scalar(name: str, value: Any) -> float:
     """A plain int or float as the core's float (as ``float()`` converts it)."""
     try:
         return float(value)
@@ -64,6 +66,36 @@ def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
             f"got {type(value).__name__} of dtype {array.dtype}"
         )
     return array.astype(np.float64, copy=False)
+
+
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes, where the platform tells."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+_MEMORY = _physical_memory()
+
+
+def _check_fits(configs: int, steps: int, itemsize: int, params: int) -> None:
+    """MemoryError, before anything is allocated, for outputs (and broadcast parameter
+    columns) larger than the machine's memory. Where the kernel overcommits, such an
+    allocation could succeed and the fill would then exhaust the memory."""
+    values = configs * steps
+    columns = params * 8 * configs if configs > 1 else 0
+    need = 2 * values * itemsize + columns
+    if _MEMORY is None or need <= _MEMORY:
+        return
+    if 2 * values * itemsize > _MEMORY:
+        what = f"lr needs {values} values ({values * itemsize} bytes)"
+    else:
+        what = f"the broadcast parameters make {configs} configurations ({columns} bytes)"
+    raise MemoryError(
+        f"{what}, more than can be allocated (the call needs {need} bytes, the machine has "
+        f"{_MEMORY}); ask for a window with start= and stop=, or fewer configurations"
+    )
 
 
 def schedule(
@@ -164,6 +196,7 @@ def schedule(
         "max_momentum": max_momentum,
     }
     columns: dict[str, Any]
+    params: dict[str, npt.NDArray[np.float64]] | None = None
     if all(type(v) is float or type(v) is int for v in given.values()):
         # Plain numbers, the common case: the core takes them as they are.
         shape: tuple[int, ...] = ()
@@ -175,6 +208,8 @@ def schedule(
         except ValueError as e:
             shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
             raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
+    _check_fits(math.prod(shape), stop - start, out_dtype.itemsize, len(given))
+    if params is not None:
         columns = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
     lr, momentum = _core.schedule(
         total_steps=total_steps,

@@ -162,7 +162,8 @@ def schedule(
     OverflowError
         ``total_steps`` beyond 2**63 - 1.
     MemoryError
-        An output too large to allocate; nothing is allocated then.
+        Outputs (or broadcast parameters) larger than the machine's memory, or too large
+        to allocate, naming their size; raised before anything is allocated.
     """
     total_steps = _integer("total_steps", total_steps)
     if total_steps < 1:

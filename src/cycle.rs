@@ -276,10 +276,11 @@ fn int_le_float(s: i128, x: f64) -> bool {
     !x.is_nan() && s <= x.floor() as i128
 }
 
-/// The first integer step greater than `x` (NaN: none is, so `i128::MAX`).
+/// The first integer step `s` for which `s <= x` is false. For NaN that is every step (no
+/// step is `<=` NaN, so a phase ending at NaN takes none), hence `i128::MIN`.
 fn first_step_above(x: f64) -> i128 {
     if x.is_nan() {
-        i128::MAX
+        i128::MIN
     } else {
         (x.floor() as i128).saturating_add(1)
     }

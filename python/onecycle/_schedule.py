@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import operator
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,11 +25,31 @@ class Schedule(NamedTuple):
     momentum: npt.NDArray[np.floating[Any]]
 
 
+def _show(value: int) -> str:
+    """An int for an error message; one too long for ``str()`` by its size instead."""
+    if value.bit_length() > 256:
+        return f"{'a negative' if value < 0 else 'an'} integer of {value.bit_length()} bits"
+    return str(value)
+
+
 def _integer(name: str, value: object) -> int:
     """An int, or a numpy integer; not a bool, a float or a string."""
     if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    return operator.index(value)  # type: ignore[arg-type]
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError as e:  # e.g. a numpy array of more than one element
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from e
+
+
+def _scalar(name: str, value: Any) -> float:
+    """A plain int or float as the core's float (as ``float()`` converts it)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise OverflowError(
+            f"{name} must be a finite number, got {_show(int(value))}, too large for a float"
+        ) from None
 
 
 def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
@@ -44,6 +66,36 @@ def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
             f"got {type(value).__name__} of dtype {array.dtype}"
         )
     return array.astype(np.float64, copy=False)
+
+
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes, where the platform tells."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+_MEMORY = _physical_memory()
+
+
+def _check_fits(configs: int, steps: int, itemsize: int, params: int) -> None:
+    """MemoryError, before anything is allocated, for outputs (and broadcast parameter
+    columns) larger than the machine's memory. Where the kernel overcommits, such an
+    allocation could succeed and the fill would then exhaust the memory."""
+    values = configs * steps
+    columns = params * 8 * configs if configs > 1 else 0
+    need = 2 * values * itemsize + columns
+    if _MEMORY is None or need <= _MEMORY:
+        return
+    if 2 * values * itemsize > _MEMORY:
+        what = f"lr needs {values} values ({values * itemsize} bytes)"
+    else:
+        what = f"the broadcast parameters make {configs} configurations ({columns} bytes)"
+    raise MemoryError(
+        f"{what}, more than can be allocated (the call needs {need} bytes, the machine has "
+        f"{_MEMORY}); ask for a window with start= and stop=, or fewer configurations"
+    )
 
 
 def schedule(
@@ -110,19 +162,20 @@ def schedule(
     OverflowError
         ``total_steps`` beyond 2**63 - 1.
     MemoryError
-        An output too large to allocate; nothing is allocated then.
+        Outputs (or broadcast parameters) larger than the machine's memory, or too large
+        to allocate, naming their size; raised before anything is allocated.
     """
     total_steps = _integer("total_steps", total_steps)
     if total_steps < 1:
-        raise ValueError(f"total_steps must be a positive integer (1 to 2**63 - 1), got {total_steps}")
+        raise ValueError(f"total_steps must be a positive integer (1 to 2**63 - 1), got {_show(total_steps)}")
     if total_steps > MAX_STEPS:
-        raise OverflowError(f"total_steps must be at most 2**63 - 1, got {total_steps}")
+        raise OverflowError(f"total_steps must be at most 2**63 - 1, got {_show(total_steps)}")
     start = _integer("start", start)
     stop = total_steps if stop is None else _integer("stop", stop)
     if not 0 <= start <= stop <= total_steps + 1:
         raise ValueError(
             "the window must satisfy 0 <= start <= stop <= total_steps + 1 = "
-            f"{total_steps + 1}, got start={start}, stop={stop}"
+            f"{total_steps + 1}, got start={_show(start)}, stop={_show(stop)}"
         )
     if not isinstance(anneal_strategy, str):
         raise TypeError(f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}")
@@ -144,10 +197,11 @@ def schedule(
         "max_momentum": max_momentum,
     }
     columns: dict[str, Any]
+    params: dict[str, npt.NDArray[np.float64]] | None = None
     if all(type(v) is float or type(v) is int for v in given.values()):
         # Plain numbers, the common case: the core takes them as they are.
         shape: tuple[int, ...] = ()
-        columns = given
+        columns = {name: _scalar(name, value) for name, value in given.items()}
     else:
         params = {name: _floats(name, value) for name, value in given.items()}
         try:
@@ -155,6 +209,8 @@ def schedule(
         except ValueError as e:
             shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
             raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
+    _check_fits(math.prod(shape), stop - start, out_dtype.itemsize, len(given))
+    if params is not None:
         columns = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
     lr, momentum = _core.schedule(
         total_steps=total_steps,

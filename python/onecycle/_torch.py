@@ -291,7 +291,7 @@ class OneCycleLR(_TorchOneCycleLR):
             )
         cycle = self._cycle()
         if cycle is not None and type(step_num) is int and step_num in _INT64:
-            computed = cycle.step(step_num, self.optimizer.param_groups, self.cycle_momentum)
+            computed = cycle.step(step_num, self.optimizer.param_groups, bool(self.cycle_momentum))
             if computed is not None:
                 lrs, momenta = computed
                 if self.cycle_momentum:

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import Tensor
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
 from onecycle._core import Cycle
@@ -19,6 +20,22 @@ _DIVISORS = {
     "div_factor": ("initial_lr = max_lr / div_factor", 25.0),
     "final_div_factor": ("min_lr = initial_lr / final_div_factor", 1e4),
 }
+
+# The warnings of torch's LRScheduler.step(), raised by _torch_step() in its place.
+_OVERRIDDEN_WARNING = (
+    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+    "initialization. Please, make sure to call `optimizer.step()` before "
+    "`lr_scheduler.step()`. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+    "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
+    "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
+    "will result in PyTorch skipping the first value of the learning rate schedule. "
+    "See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
 
 # The methods step() bypasses on its one-call path; a subclass overriding one of them
 # takes torch's path for every step.
@@ -249,7 +266,27 @@ class OneCycleLR(_TorchOneCycleLR):
                     self._last_lr = lrs  # type: ignore[assignment]
                     self._get_lr_called_within_step = False
                     return
-        super().step(epoch)
+        self._torch_step(epoch)
+
+    # Frames between the user's call and _torch_step's warnings: step(), _torch_step().
+    _STEP_STACKLEVEL = 3
+
+    def _torch_step(self, epoch: int | None) -> None:
+        """torch's ``LRScheduler.step()``, with its warnings pointing at the caller of
+        ``step()`` as torch's do (calling ``super().step()`` would point them here)."""
+        update = getattr(self, "_update_lr", None)
+        if update is None:  # a torch without _update_lr: its own step(), as a whole
+            super().step(epoch)
+            return
+        if self._step_count == 1:
+            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
+                warnings.warn(_OVERRIDDEN_WARNING, UserWarning, stacklevel=self._STEP_STACKLEVEL)
+            elif not getattr(self.optimizer, "_opt_called", False):
+                warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=self._STEP_STACKLEVEL)
+        self._step_count += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=self._STEP_STACKLEVEL)
+        update(epoch)
 
     def _cycle(self) -> Cycle | None:
         """The Rust cycle for the current ``_schedule_phases`` (rebuilt when a loaded
@@ -276,15 +313,14 @@ class OneCycleLR(_TorchOneCycleLR):
         """Compute the learning rate of each group at ``last_epoch`` (and write the momenta
         into the groups when ``cycle_momentum``). Use ``get_last_lr()`` to read the most
         recent learning rates."""
-        if not self._get_lr_called_within_step:
-            warnings.warn(
-                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
-                UserWarning,
-                stacklevel=2,
-            )
         step_num = self.last_epoch
         if self._onecycle_hold and step_num >= self.total_steps:
             step_num = self.total_steps - 1
+        if not self._get_lr_called_within_step:
+            # Called from outside step(): torch's own code warns, so the warning comes from
+            # torch's module and line, and filters on that module (accelerate installs
+            # one) treat it as they treat torch's.
+            return self._torch_get_lr(step_num, warn=True)
         if step_num > self.total_steps:
             raise ValueError(
                 f"Tried to step {step_num} times. The specified number of total steps is {self.total_steps}"
@@ -308,12 +344,14 @@ class OneCycleLR(_TorchOneCycleLR):
                 return lrs
         return self._torch_get_lr(step_num)
 
-    def _torch_get_lr(self, step_num: int) -> list[Any]:
+    def _torch_get_lr(self, step_num: int, *, warn: bool = False) -> list[Any]:
         """torch's own ``get_lr`` at ``step_num``, for group values the Rust path does not
-        take (tensors, numpy scalars, ints beyond 2**53), without warning a second time;
-        a tensor ``betas[0]`` is filled in place rather than replaced."""
+        take (tensors, numpy scalars, ints beyond 2**53), and for calls from outside
+        ``step()`` (``warn``: torch's code then gives its warning); a tensor ``betas[0]``
+        is filled in place rather than replaced."""
         within_step, last_epoch = self._get_lr_called_within_step, self.last_epoch
-        self._get_lr_called_within_step = True
+        if not warn:
+            self._get_lr_called_within_step = True
         self.last_epoch = step_num  # differs from last_epoch only with hold_final
         tensor_betas = _tensor_betas(self.optimizer) if self.cycle_momentum else []
         try:
@@ -350,6 +388,7 @@ class _VerboseOneCycleLR(OneCycleLR):
     ``verbose`` did."""
 
     __slots__ = ()
+    _STEP_STACKLEVEL = 4  # this step(), OneCycleLR.step(), _torch_step()
 
     def step(self, epoch: int | None = None) -> None:
         super().step(epoch)

@@ -125,13 +125,23 @@ def run_side_by_side(
     return theirs, ours
 
 
+class _TorchWithoutInitialStep(TorchOneCycleLR):
+    """torch's class, less the step to 0 its constructor takes: the value at a later step
+    is then torch's even where step 0 alone would divide by zero (a first phase of zero
+    width, e.g. ``total_steps=3, pct_start=1/3``)."""
+
+    def _initial_step(self) -> None:
+        self._step_count = 0
+
+
 def torch_values_at(total_steps: int, step: int, **kwargs: Any) -> tuple[float, float]:
     """group['lr'] and group['momentum'] of torch's OneCycleLR (one SGD group) when
     last_epoch == step, reached directly rather than by stepping (as resuming does)."""
     opt = make_optimizer("sgd")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sched = TorchOneCycleLR(opt, total_steps=total_steps, **kwargs)
+        cls = TorchOneCycleLR if step == 0 else _TorchWithoutInitialStep
+        sched = cls(opt, total_steps=total_steps, **kwargs)
         if step > 0:
             sched.last_epoch = step - 1
             sched.step()

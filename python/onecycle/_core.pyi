@@ -1,9 +1,11 @@
 """The Rust extension module. Use ``onecycle.schedule`` and ``onecycle.OneCycleLR``."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = ["PARALLEL_MIN_STEPS", "Cycle", "__version__", "schedule", "threads"]
 
 __version__: str
 PARALLEL_MIN_STEPS: int
@@ -26,6 +28,7 @@ def schedule(
     max_momentum: float | npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 
+@final
 class Cycle:
     def __new__(cls, phases: list[_Row], anneal_strategy: str) -> Cycle: ...
     def step(

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from onecycle import OneCycleLR
 from sklearn.datasets import load_digits
 from torch import nn
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
-
-from onecycle import OneCycleLR
 
 
 @dataclass

@@ -15,6 +15,7 @@ lint:
 	ruff format --check python tests benches examples docs
 	ruff check python tests benches examples docs
 	mypy
+	python -m mypy.stubtest onecycle._core
 
 test:  ## the README's test command, without the install
 	cargo test

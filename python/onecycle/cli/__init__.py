@@ -110,8 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit status: 0 on success, 1 when the work failed (a file that cannot be
-        written, steps that differ in ``compare``), 2 for a mistake in the arguments.
-        Every failure prints one line on stderr, ``onecycle: error: ...``.
+        written, steps that differ in ``compare``), 2 for a mistake in the arguments, 130
+        when interrupted. Every failure prints one line on stderr, ``onecycle: error: ...``.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: status 0 after ``--help`` or ``--version``, status 2 after printing
+        the one line of a parse error (an unknown option, a value that is not a number).
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:

@@ -44,6 +44,8 @@ def fill(config: Config, start: int, stop: int, lr: Array, momentum: Array, dtyp
 
 
 class Progress(Protocol):
+    """What the window loop needs of a progress bar (a ``tqdm``)."""
+
     def update(self, n: int) -> object: ...
 
 
@@ -69,10 +71,12 @@ class Job:
 
     @property
     def steps(self) -> int:
+        """Steps in the window, per configuration."""
         return self.stop - self.start
 
     @property
     def swept(self) -> list[str]:
+        """The parameters given several values, in the order of the sweep's axes."""
         return varying(self.values)
 
     @property

@@ -15,8 +15,8 @@ HERE = Path(__file__).resolve().parent
 # file name -> the arguments of `onecycle plot` that draw it
 PICTURES: dict[str, list[str]] = {
     "two-phase.png": ["--title", "The default: two phases, cos annealing (total_steps=10000, max_lr=0.01)"],
-    "three-phase.png": ["--three-phase", "--title", "three_phase=True"],
-    "linear.png": ["--anneal-strategy", "linear", "--title", "anneal_strategy='linear'"],
+    "three-phase.png": ["--three-phase", "--title", "three_phase=True (total_steps=10000, max_lr=0.01, cos)"],
+    "linear.png": ["--anneal-strategy", "linear", "--title", "anneal_strategy='linear' (total_steps=10000, max_lr=0.01)"],
     "sweep.png": [
         "--max-lr", "0.001", "0.01", "0.1", "--pct-start", "0.25", "--log-lr",
         "--title", "A sweep over max_lr (pct_start=0.25), on a log scale",

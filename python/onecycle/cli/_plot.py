@@ -112,13 +112,15 @@ def run(args: argparse.Namespace) -> int:
                     ax.annotate(
                         text,
                         xy=(float(steps[-1]), last),
-                        xytext=(-6, 0),
+                        xytext=(-5, 4),
                         textcoords="offset points",
                         ha="right",
-                        va="center",
+                        va="bottom",
                         color=f"C{i % 10}",
                         fontsize=8,
                     )
+        for ax in (ax_lr, ax_momentum):
+            ax.margins(y=0.1)  # room for the labels above the highest values
         if args.log_lr:
             ax_lr.set_yscale("log")
         ax_lr.set_ylabel("learning rate")

@@ -1,20 +1,21 @@
 # One command each for the everyday jobs. `make dev` first, in a virtual environment.
-.PHONY: dev format lint test bench
+.PHONY: dev format lint test bench pictures
 
 dev:  ## build the extension in place and install the development tools
 	pip install -e '.[dev]'
 
 format:
 	cargo fmt
-	ruff format python tests benches
-	ruff check --fix python tests benches
+	ruff format python tests benches examples docs
+	ruff check --fix python tests benches examples docs
 
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
-	ruff format --check python tests benches
-	ruff check python tests benches
+	ruff format --check python tests benches examples docs
+	ruff check python tests benches examples docs
 	mypy
+	python -m mypy.stubtest onecycle._core
 
 test:  ## the README's test command, without the install
 	cargo test
@@ -22,3 +23,6 @@ test:  ## the README's test command, without the install
 
 bench:
 	python benches/bench.py
+
+pictures:  ## redraw the README's pictures (docs/img/) with `onecycle plot`
+	python docs/pictures.py

@@ -447,4 +447,10 @@ mod core_module {
         m.add("PARALLEL_MIN_STEPS", crate::fill::PARALLEL_MIN_STEPS)?;
         Ok(())
     }
+
+    /// The number of threads a large `schedule()` call fills on (rayon's global pool).
+    #[pyfunction]
+    fn threads() -> usize {
+        rayon::current_num_threads()
+    }
 }

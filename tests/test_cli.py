@@ -1,123 +1,493 @@
-"""The `onecycle` console command, run as a user runs it."""
+"""The `onecycle` console command, run as a user runs it (a subprocess each time)."""
 
 from __future__ import annotations
 
+import csv
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onecycle
+import pyarrow.parquet as pq
 import pytest
+from onecycle import _core
+
+SCRIPT = shutil.which("onecycle", path=str(Path(sys.executable).parent))
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "onecycle", *args], cwd=cwd, capture_output=True, text=True)
-
-
-def read_csv(path: Path) -> tuple[list[int], np.ndarray, np.ndarray]:
-    lines = path.read_text().splitlines()
-    assert lines[0] == "step,lr,momentum"
-    rows = [line.split(",") for line in lines[1:]]
-    return (
-        [int(r[0]) for r in rows],
-        np.array([float(r[1]) for r in rows]),
-        np.array([float(r[2]) for r in rows]),
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m onecycle ARGS`."""
+    return subprocess.run(
+        [sys.executable, "-m", "onecycle", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
-def test_console_script_on_defaults(tmp_path: Path) -> None:
-    script = shutil.which("onecycle", path=str(Path(sys.executable).parent))
-    assert script is not None, "the onecycle console script is not installed"
-    done = subprocess.run([script], cwd=tmp_path, capture_output=True, text=True)
+def run_without(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command in an interpreter where `import MODULE` fails, as if it were not installed."""
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; from onecycle.cli import main; raise SystemExit(main())"
+    )
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], message: str, status: int = 2) -> None:
+    assert done.returncode == status, (done.returncode, done.stderr)
+    assert message in done.stderr, done.stderr
+    assert done.stderr.startswith("onecycle") and ": error: " in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+# --- the bare command: the README's quick start ----------------------------------------
+
+
+def test_bare_command_writes_the_default_schedule_and_is_safe_to_run_twice(tmp_path: Path) -> None:
+    assert SCRIPT is not None, "the onecycle console script is not installed"
+    done = subprocess.run([SCRIPT], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    steps, lr, momentum = read_csv(tmp_path / "schedule.csv")
+    header, rows = read_csv(tmp_path / "schedule.csv")
     expected = onecycle.schedule(10_000, 0.01)
-    assert steps == list(range(10_000))
+    assert header == ["step", "lr", "momentum"]
+    assert [int(r[0]) for r in rows] == list(range(10_000))
     # Full precision: the file reads back bit-identical.
-    assert np.array_equal(lr, expected.lr) and np.array_equal(momentum, expected.momentum)
+    assert same_bits(np.array([float(r[1]) for r in rows]), expected.lr)
+    assert same_bits(np.array([float(r[2]) for r in rows]), expected.momentum)
     summary = done.stdout
-    assert "10000 steps" in summary and "schedule.csv" in summary
+    assert "(10000 steps)" in summary and "schedule.csv" in summary and summary.count("\n") == 1
     assert f"peaks at {expected.lr.max():.4e} at step {int(expected.lr.argmax())}" in summary
     assert f"ends at {expected.lr[-1]:.4e}" in summary
-    assert "Computed in" in summary and summary.count("\n") == 1
+    assert done.stderr == ""  # a quick job shows no progress bar
+
+    # Again: the file already holds exactly this schedule, so it is left as it is.
+    before = (tmp_path / "schedule.csv").stat().st_mtime_ns
+    again = subprocess.run([SCRIPT], cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "schedule.csv already held" in again.stdout
+    assert (tmp_path / "schedule.csv").stat().st_mtime_ns == before
+
+    # Other arguments would change it: refused without --force, done with it.
+    changed = run("--max-lr", "0.1", cwd=tmp_path)
+    assert_one_line_error(changed, "'schedule.csv' exists and holds something else; pass --force")
+    assert (tmp_path / "schedule.csv").stat().st_mtime_ns == before
+    forced = run("--max-lr", "0.1", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    _, rows = read_csv(tmp_path / "schedule.csv")
+    assert same_bits(np.array([float(r[1]) for r in rows]), onecycle.schedule(10_000, 0.1).lr)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
-def test_options_and_npz(tmp_path: Path) -> None:
-    done = run(
-        "--total-steps",
-        "500",
-        "--max-lr",
-        "0.3",
-        "--pct-start",
-        "0.25",
-        "--anneal-strategy",
-        "linear",
-        "--three-phase",
-        "--start",
-        "100",
-        "--stop",
-        "501",
-        "--dtype",
-        "float32",
-        "-o",
-        "out.npz",
-        cwd=tmp_path,
+# --- generate: every format, full precision ------------------------------------------------
+
+
+def expected_sweep(swept: dict[str, list[Any]], **fixed: Any) -> onecycle.Schedule:
+    """onecycle.schedule over the grid of `swept` (one axis each, in order)."""
+    names = list(swept)
+    arrays = {}
+    for axis, name in enumerate(names):
+        shape = [1] * len(names)
+        shape[axis] = len(swept[name])
+        arrays[name] = np.reshape(swept[name], shape)
+    return onecycle.schedule(**fixed, **arrays)
+
+
+OPTIONS = ["--total-steps", "700", "--pct-start", "0.25", "--start", "100", "--stop", "701"]
+FIXED = {"total_steps": 700, "pct_start": 0.25, "start": 100, "stop": 701}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_npy_and_npz(tmp_path: Path, dtype: str) -> None:
+    sweep = ["--max-lr", "0.01", "0.3", "1.5", "--final-div-factor", "1e4", "30"]
+    for name in ("s.npy", "s.npz", "one.npz"):
+        extra = sweep if name.startswith("s") else ["--max-lr", "0.3"]
+        done = run(*OPTIONS, *extra, "--dtype", dtype, "-o", name, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    expected = expected_sweep(
+        {"max_lr": [0.01, 0.3, 1.5], "final_div_factor": [1e4, 30.0]}, **FIXED, dtype=dtype
     )
-    assert done.returncode == 0, done.stderr
-    with np.load(tmp_path / "out.npz") as data:
-        expected = onecycle.schedule(
-            500,
-            0.3,
-            pct_start=0.25,
-            anneal_strategy="linear",
-            three_phase=True,
-            start=100,
-            stop=501,
-            dtype=np.float32,
+    lr, momentum = np.load(tmp_path / "s.npy")
+    assert same_bits(lr, expected.lr) and same_bits(momentum, expected.momentum)
+    assert lr.shape == (3, 2, 601)
+    with np.load(tmp_path / "s.npz") as data:
+        assert sorted(data) == ["final_div_factor", "lr", "max_lr", "momentum", "step"]
+        assert same_bits(data["lr"], expected.lr) and same_bits(data["momentum"], expected.momentum)
+        assert data["step"].tolist() == list(range(100, 701))
+        assert data["max_lr"].tolist() == [0.01, 0.3, 1.5] and data["final_div_factor"].tolist() == [
+            1e4,
+            30.0,
+        ]
+    with np.load(tmp_path / "one.npz") as data:
+        single = onecycle.schedule(**FIXED, max_lr=0.3, dtype=dtype)
+        assert sorted(data) == ["lr", "momentum", "step"]
+        assert same_bits(data["lr"], single.lr) and same_bits(data["momentum"], single.momentum)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_csv_and_parquet(tmp_path: Path, dtype: str) -> None:
+    sweep = ["--max-lr", "0.3", "0.7", "--anneal-strategy", "cos", "linear", "--three-phase", "false", "true"]
+    for name in ("s.csv", "s.parquet"):
+        done = run(*OPTIONS, *sweep, "--dtype", dtype, "-o", name, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "8 1cycle schedules (2 max_lr x 2 anneal_strategy x 2 three_phase" in done.stdout
+    header, rows = read_csv(tmp_path / "s.csv")
+    assert header == ["max_lr", "anneal_strategy", "three_phase", "step", "lr", "momentum"]
+    table = pq.read_table(tmp_path / "s.parquet").to_pydict()
+    assert list(table) == header
+    assert len(rows) == len(table["step"]) == 8 * 601
+    i = 0
+    for max_lr in (0.3, 0.7):
+        for strategy in ("cos", "linear"):
+            for three_phase in (False, True):
+                expected = onecycle.schedule(
+                    **FIXED, max_lr=max_lr, anneal_strategy=strategy, three_phase=three_phase, dtype=dtype
+                )
+                block = rows[i : i + 601]
+                assert {(r[0], r[1], r[2]) for r in block} == {(repr(max_lr), strategy, str(three_phase))}
+                assert [int(r[3]) for r in block] == list(range(100, 701))
+                # CSV: each value parses back to the very same float (float32 values widened exactly).
+                assert same_bits(np.array([float(r[4]) for r in block]).astype(dtype), expected.lr)
+                assert same_bits(np.array([float(r[5]) for r in block]).astype(dtype), expected.momentum)
+                assert np.array([float(r[4]) for r in block]).tolist() == expected.lr.tolist()
+                assert table["max_lr"][i : i + 601] == [max_lr] * 601
+                assert table["anneal_strategy"][i] == strategy and table["three_phase"][i] is three_phase
+                assert table["step"][i : i + 601] == list(range(100, 701))
+                assert same_bits(np.array(table["lr"][i : i + 601], dtype=dtype), expected.lr)
+                assert same_bits(np.array(table["momentum"][i : i + 601], dtype=dtype), expected.momentum)
+                i += 601
+    schema = pq.read_schema(tmp_path / "s.parquet")
+    assert str(schema.field("lr").type) == ("double" if dtype == "float64" else "float")
+
+
+def test_many_windows_every_format(tmp_path: Path) -> None:
+    """More steps than one window holds (2**18), two configurations: every window lands in
+    its place."""
+    steps = 600_000
+    args = ["--total-steps", str(steps), "--max-lr", "0.01", "0.2", "--anneal-strategy", "linear"]
+    expected = onecycle.schedule(steps, [[0.01], [0.2]], anneal_strategy="linear")
+    for name in ("w.npy", "w.npz", "w.parquet", "w.csv"):
+        done = run(*args, "-o", name, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    lr, momentum = np.load(tmp_path / "w.npy")
+    assert same_bits(lr, expected.lr.reshape(2, steps)) and same_bits(
+        momentum, expected.momentum.reshape(2, steps)
+    )
+    with np.load(tmp_path / "w.npz") as data:
+        assert same_bits(data["lr"], lr) and same_bits(data["momentum"], momentum)
+        assert same_bits(data["step"], np.arange(steps, dtype=np.int64))
+    table = pq.read_table(tmp_path / "w.parquet")
+    assert table.num_rows == 2 * steps and pq.ParquetFile(tmp_path / "w.parquet").metadata.num_row_groups > 2
+    assert same_bits(table["lr"].to_numpy(), lr.reshape(-1))
+    assert same_bits(table["step"].to_numpy(), np.tile(np.arange(steps, dtype=np.int64), 2))
+    values = np.loadtxt(tmp_path / "w.csv", delimiter=",", skiprows=1)
+    assert same_bits(values[:, 2], lr.reshape(-1)) and same_bits(values[:, 3], momentum.reshape(-1))
+
+
+def test_memory_stays_bounded(tmp_path: Path) -> None:
+    """A schedule of 10 million steps (two 80 MB arrays) is written window by window: the
+    command's peak memory grows by far less than the output's size."""
+
+    def peak_mib(steps: int, name: str) -> float:
+        code = (
+            "import resource, sys; from onecycle.cli import main; status = main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); raise SystemExit(status)"
         )
-        assert data["lr"].dtype == np.float32
-        assert np.array_equal(data["lr"], expected.lr)
-        assert np.array_equal(data["momentum"], expected.momentum)
-        assert data["step"].tolist() == list(range(100, 501))
+        done = subprocess.run(
+            [sys.executable, "-c", code, "--total-steps", str(steps), "-o", name, "-q"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout)
+
+    for suffix in (".npy", ".npz"):
+        small = peak_mib(10_000, "small" + suffix)
+        large = peak_mib(10_000_000, "large" + suffix)
+        assert (tmp_path / ("large" + suffix)).stat().st_size > 160e6
+        assert large - small < 40, (suffix, small, large)
 
 
-def test_float32_csv_reads_back_exactly(tmp_path: Path) -> None:
-    done = run("--total-steps", "300", "--dtype", "float32", "-o", "f.csv", cwd=tmp_path)
+def test_progress_bar(tmp_path: Path) -> None:
+    shown = run("--total-steps", "300000", "--progress", "on", "-o", "a.npy", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "100%" in shown.stderr and "300k/300k" in shown.stderr
+    hidden = run("--total-steps", "300000", "--progress", "off", "-o", "b.npy", cwd=tmp_path)
+    assert hidden.returncode == 0 and hidden.stderr == ""
+    quiet = run("--total-steps", "3000", "-q", "-o", "c.npy", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_window_up_to_the_extra_step_and_empty(tmp_path: Path) -> None:
+    done = run("--total-steps", "50", "--start", "40", "--stop", "51", "-o", "w.npz", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    _, lr, _ = read_csv(tmp_path / "f.csv")
-    assert np.array_equal(lr.astype(np.float32), onecycle.schedule(300, 0.01, dtype=np.float32).lr)
+    with np.load(tmp_path / "w.npz") as data:
+        assert same_bits(data["lr"], onecycle.schedule(50, 0.01, start=40, stop=51).lr)
+    empty = run("--total-steps", "50", "--start", "7", "--stop", "7", "-o", "e.csv", cwd=tmp_path)
+    assert empty.returncode == 0, empty.stderr
+    assert "no steps" in empty.stdout
+    assert (tmp_path / "e.csv").read_text() == "step,lr,momentum\n"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--total-steps", "0"], "total_steps must be a positive integer"),
+        (["--total-steps", str(2**63)], "total_steps must be at most 2**63 - 1"),
         (["--total-steps", "10", "--pct-start", "0.1"], "pct_start * total_steps == 1"),
         (["--max-lr", "-1"], "max_lr must be a finite number greater than 0, got -1.0"),
+        (["--max-lr", "0.1", "nan"], "max_lr must be a finite number greater than 0, got NaN"),
+        (["--div-factor", "0"], "div_factor"),
         (["--stop", "999999"], "0 <= start <= stop <= total_steps + 1"),
-        (["-o", "out.txt"], "--output must end in .csv or .npz"),
-        (["-o", "missing-dir/out.csv"], "cannot write"),
+        (["--start", "20", "--stop", "10"], "0 <= start <= stop <= total_steps + 1"),
+        (["-o", "out.txt"], "--output must end in .csv, .npy, .npz, .parquet"),
+        (["--max-lr", "abc"], "argument --max-lr: invalid float value: 'abc'"),
+        (["--total-steps", "10", "20"], "unrecognized arguments: 20"),
+        (["--anneal-strategy", "cosine"], "argument --anneal-strategy: invalid choice: 'cosine'"),
+        (["--three-phase", "maybe"], "expected true or false, got 'maybe'"),
+        (["--dtype", "float16"], "invalid choice: 'float16'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
-def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
-    done = run(*args, cwd=tmp_path)
-    assert done.returncode != 0
-    assert message in done.stderr
-    assert done.stderr.startswith("onecycle: error: ") and done.stderr.count("\n") == 1
-    assert "Traceback" not in done.stderr
+def test_generate_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    assert_one_line_error(run("generate", *args, cwd=tmp_path), message)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
 
 
-def test_help() -> None:
-    done = subprocess.run([sys.executable, "-m", "onecycle", "--help"], capture_output=True, text=True)
-    assert done.returncode == 0
-    for option in (
-        "--total-steps",
-        "--max-lr",
-        "--pct-start",
-        "--anneal-strategy",
-        "--three-phase",
-        "--output",
-    ):
+def test_unwritable_output(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").mkdir()
+    assert_one_line_error(run("-o", "d.csv", cwd=tmp_path), "--output 'd.csv' is a directory")
+    assert_one_line_error(
+        run("-o", "missing-dir/out.csv", cwd=tmp_path),
+        "cannot write 'missing-dir/out.csv': No such file or directory",
+        status=1,
+    )
+
+
+def test_refuses_to_overwrite_a_large_output_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "big.npy").write_bytes(b"precious")
+    done = run("--total-steps", "5000000", "-o", "big.npy", cwd=tmp_path)
+    assert_one_line_error(done, "'big.npy' exists; pass --force to overwrite it")
+    assert (tmp_path / "big.npy").read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["big.npy"]
+
+
+def test_parquet_without_pyarrow(tmp_path: Path) -> None:
+    done = run_without("pyarrow", "-o", "s.parquet", cwd=tmp_path)
+    assert_one_line_error(
+        done, "writing .parquet needs pyarrow, which is not installed: pip install 'onecycle[parquet]'"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- plot ------------------------------------------------------------------------------------
+
+
+def png_text(path: Path) -> dict[str, str]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return dict(image.text)  # type: ignore[attr-defined]
+
+
+def test_plot_png_and_svg(tmp_path: Path) -> None:
+    done = run("plot", "--max-lr", "0.01", "0.1", "--three-phase", "-o", "f.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Drew 2 configurations to f.png.\n"
+    assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+    description = png_text(tmp_path / "f.png")["Description"]
+    assert description.startswith("onecycle plot data sha256 ")
+    svg = run("plot", "--anneal-strategy", "linear", "-o", "f.svg", cwd=tmp_path)
+    assert svg.returncode == 0, svg.stderr
+    text = (tmp_path / "f.svg").read_text()
+    assert text.startswith("<?xml") and "<svg" in text and "onecycle plot data sha256" in text
+    # The same arguments draw the same image; the command says so and leaves the file.
+    again = run("plot", "--anneal-strategy", "linear", "-o", "f.svg", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == "f.svg already held this figure.\n"
+    other = run("plot", "-o", "f.svg", cwd=tmp_path)
+    assert_one_line_error(other, "'f.svg' exists and holds something else; pass --force")
+    forced = run("plot", "-o", "f.svg", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and (tmp_path / "f.svg").read_text() != text
+
+
+def test_plot_draws_what_schedule_computes(tmp_path: Path) -> None:
+    """The fingerprint written into the image covers every drawn value: it changes with the
+    configuration, and a long cycle is drawn through sampled steps computed exactly."""
+    from onecycle.cli._config import Config
+    from onecycle.cli._plot import MAX_POINTS, curve
+
+    config = Config(10**9, 0.02, 0.3, "cos", 0.85, 0.95, 25.0, 1e4, True)
+    steps, lr, momentum = curve(config)
+    assert MAX_POINTS <= len(steps) < MAX_POINTS + 20 and steps[0] == 0 and steps[-1] == 10**9 - 1
+    for i in (0, 1234, len(steps) - 1):
+        window = onecycle.schedule(10**9, 0.02, three_phase=True, start=int(steps[i]), stop=int(steps[i]) + 1)
+        assert lr[i] == window.lr[0] and momentum[i] == window.momentum[0]
+    assert {299_999_999, 599_999_998} <= set(steps.tolist())  # the phase ends are drawn
+    digests = set()
+    for max_lr in ("0.01", "0.010000000000000002"):
+        done = run("plot", "--max-lr", max_lr, "-o", f"{max_lr}.png", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        digests.add(png_text(tmp_path / f"{max_lr}.png")["Description"])
+    assert len(digests) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "f.pdf"], "--output must end in .png or .svg"),
+        (["--max-lr", "0.1", "-1"], "max_lr must be a finite number greater than 0"),
+        (["--total-steps", "10", "--pct-start", "0.1"], "pct_start * total_steps == 1"),
+        (["--max-lr", *[str(i + 1) for i in range(21)]], "at most 20 configurations"),
+        (["--width", "wide"], "argument --width: invalid float value"),
+    ],
+)
+def test_plot_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    assert_one_line_error(run("plot", *args, cwd=tmp_path), message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_without_matplotlib(tmp_path: Path) -> None:
+    done = run_without("matplotlib", "plot", cwd=tmp_path)
+    assert_one_line_error(done, "plot needs matplotlib, which is not installed: pip install 'onecycle[plot]'")
+
+
+# --- compare ---------------------------------------------------------------------------------
+
+
+def test_compare_counts_identical_steps() -> None:
+    import torch
+
+    done = run("compare", "--total-steps", "300", "--max-lr", "0.01", "0.5", "--three-phase", "false", "true")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 * 3
+    assert (
+        sum(f"torch {torch.__version__} OneCycleLR against onecycle (total_steps=300, " in x for x in lines)
+        == 4
+    )
+    for name in ("onecycle.OneCycleLR", "onecycle.schedule()"):
+        matching = [x for x in lines if x.strip().startswith(name)]
+        assert len(matching) == 4
+        assert all(
+            x.endswith("300 of 300 steps bit-identical; largest difference 0 (lr), 0 (momentum)")
+            for x in matching
+        )
+
+
+def test_compare_reports_differences() -> None:
+    """The comparison can fail: with one value of schedule() nudged by an ulp, it says so
+    and exits with status 1."""
+    code = (
+        "import numpy as np, onecycle.cli._compare as c\n"
+        "real = c.schedule\n"
+        "def nudged(*a, **k):\n"
+        "    s = real(*a, **k); s.lr[7] = np.nextafter(s.lr[7], 1.0); return s\n"
+        "c.schedule = nudged\n"
+        "from onecycle.cli import main\n"
+        "raise SystemExit(main(['compare', '--total-steps', '100']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    line = next(x for x in done.stdout.splitlines() if "onecycle.schedule()" in x)
+    ulp = np.spacing(onecycle.schedule(100, 0.01).lr[7])
+    assert f"99 of 100 steps bit-identical; largest difference {ulp:.3g} (lr), 0 (momentum)" in line
+    assert "100 of 100 steps bit-identical" in next(
+        x for x in done.stdout.splitlines() if "OneCycleLR  " in x
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--total-steps", "10", "--pct-start", "0.1"], "pct_start * total_steps == 1"),
+        (["--max-momentum", "inf"], "max_momentum"),
+        (["--start", "3"], "unrecognized arguments: --start 3"),
+    ],
+)
+def test_compare_errors_are_one_line(args: list[str], message: str) -> None:
+    assert_one_line_error(run("compare", *args), message)
+
+
+def test_compare_without_torch(tmp_path: Path) -> None:
+    done = run_without("torch", "compare", "--total-steps", "10", cwd=tmp_path)
+    assert_one_line_error(done, "compare needs torch, which is not installed: pip install 'onecycle[torch]'")
+
+
+# --- info, help, version -------------------------------------------------------------------------
+
+
+def test_info() -> None:
+    from importlib.metadata import version
+
+    done = run("info")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"onecycle {onecycle.__version__}"
+    assert f"torch {version('torch')}: onecycle.OneCycleLR and `onecycle compare`" in lines
+    assert f"matplotlib {version('matplotlib')}: `onecycle plot`" in lines
+    assert f"pyarrow {version('pyarrow')}: `onecycle generate -o FILE.parquet`" in lines
+    assert lines[-1].startswith(f"threads: {_core.threads()} (schedules of {_core.PARALLEL_MIN_STEPS} steps")
+    one = run("info", env={"RAYON_NUM_THREADS": "1"})
+    assert one.stdout.splitlines()[-1].startswith("threads: 1 ")
+
+
+def test_threads_is_the_pool_size() -> None:
+    code = "from onecycle import _core; print(_core.threads())"
+    for n in ("1", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "RAYON_NUM_THREADS": n},
+        )
+        assert done.stdout.strip() == n
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ([], ["generate", "plot", "compare", "info", "--version"]),
+        (["generate"], ["--total-steps", "--max-lr", "--pct-start", "--anneal-strategy", "--three-phase", "--output", "--force", "--start", "--stop", "--dtype", "--progress", "--div-factor", "--final-div-factor", "--base-momentum", "--max-momentum"]),
+        (["plot"], ["--total-steps", "--max-lr", "--three-phase", "--output", "--force", "--log-lr", "--title"]),
+        (["compare"], ["--total-steps", "--max-lr", "--pct-start", "--anneal-strategy", "--three-phase"]),
+        (["info"], ["threads"]),
+    ],
+)  # fmt: skip
+def test_help(command: list[str], options: list[str]) -> None:
+    done = run(*command, "--help")
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.startswith(f"usage: onecycle {' '.join(command)}".rstrip())
+    for option in options:
         assert option in done.stdout
+
+
+def test_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout == f"onecycle {onecycle.__version__}\n"
+
+
+def test_unknown_command(tmp_path: Path) -> None:
+    assert_one_line_error(
+        run("plto", cwd=tmp_path), "unknown command 'plto' (choose from generate, plot, compare, info)"
+    )
+    assert list(tmp_path.iterdir()) == []

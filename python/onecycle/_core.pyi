@@ -5,6 +5,8 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["PARALLEL_MIN_STEPS", "Cycle", "__version__", "schedule", "threads"]
+
 __version__: str
 PARALLEL_MIN_STEPS: int
 
@@ -36,3 +38,5 @@ class Cycle:
         self, step: int, param_groups: object, cycle_momentum: object, scheduler: object
     ) -> list[float] | None: ...
     def __reduce__(self) -> tuple[type[Cycle], tuple[list[_Row], str]]: ...
+
+def threads() -> int: ...

@@ -1,0 +1,147 @@
+"""The ``onecycle`` console command: generate, plot and check 1cycle schedules.
+
+``onecycle`` alone is ``onecycle generate``: it writes the default schedule to
+``schedule.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from onecycle._core import __version__
+from onecycle.cli import _compare, _generate, _info, _plot
+from onecycle.cli._config import UsageError, add_schedule_options
+
+__all__ = ["main"]
+
+COMMANDS = ("generate", "plot", "compare", "info")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (and exit status 2), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="onecycle",
+        description=(
+            "1cycle learning-rate schedules, bit-identical to stepping torch's OneCycleLR. "
+            "Without a command, `onecycle [options]` is `onecycle generate [options]`: it "
+            "writes the default schedule (10,000 steps, max_lr=0.01) to schedule.csv."
+        ),
+        epilog="Run `onecycle COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"onecycle {__version__}")
+    commands = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+
+    generate = commands.add_parser(
+        "generate",
+        help="write a schedule, a window of it or a sweep to .csv, .npy, .npz or .parquet",
+        description=(
+            "Write the learning rate and momentum of every step to a file; the extension "
+            "picks the format. Every format holds the values at full precision: they read "
+            "back bit-identical, CSV included. .csv and .parquet hold one row per step "
+            "(step, lr, momentum, after a column per swept parameter); .npy holds one array "
+            "of shape (2, *sweep, steps), lr then momentum; .npz holds step, lr, momentum "
+            "and each swept parameter's values. Large outputs are written window by window "
+            "(memory stays bounded) through a temporary file that replaces the output once "
+            "complete."
+        ),
+    )
+    add_schedule_options(generate, sweep_steps=False)
+    _generate.add_arguments(generate)
+    generate.set_defaults(run=_generate.run)
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw lr and momentum against step to .png or .svg",
+        description=(
+            "Draw the learning rate and momentum against the step, one curve per "
+            "configuration (give several values to compare them in one figure), with the "
+            "phase boundaries, max_lr and the final values marked. Needs matplotlib: "
+            "pip install 'onecycle[plot]'."
+        ),
+    )
+    add_schedule_options(plot, sweep_steps=True)
+    _plot.add_arguments(plot)
+    plot.set_defaults(run=_plot.run)
+
+    compare = commands.add_parser(
+        "compare",
+        help="step torch's OneCycleLR beside onecycle's and count bit-identical steps",
+        description=(
+            "Step the installed torch's OneCycleLR, onecycle's OneCycleLR and "
+            "onecycle.schedule() through every step of each configuration (one SGD parameter "
+            "group with momentum), and print how many steps agree bit for bit and the "
+            "largest difference. Exit status 1 when any step differs. Needs torch."
+        ),
+    )
+    add_schedule_options(compare, sweep_steps=True)
+    compare.set_defaults(run=_compare.run)
+
+    info = commands.add_parser(
+        "info",
+        help="version, optional packages, threads",
+        description="Print the version of onecycle and of the packages it can use, and the threads it fills on.",
+    )
+    info.set_defaults(run=_info.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``onecycle`` console command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the command's name; ``sys.argv[1:]`` when omitted. Without a
+        command name (``generate``, ``plot``, ``compare``, ``info``) they are those of
+        ``generate``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 when the work failed (a file that cannot be
+        written, steps that differ in ``compare``), 2 for a mistake in the arguments, 130
+        when interrupted. Every failure prints one line on stderr, ``onecycle: error: ...``.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: status 0 after ``--help`` or ``--version``, status 2 after printing
+        the one line of a parse error (an unknown option, a value that is not a number).
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
+        return _fail(2, f"unknown command {args_list[0]!r} (choose from {', '.join(COMMANDS)})")
+    if not args_list or args_list[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        args_list.insert(0, "generate")
+    args = _parser().parse_args(args_list)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except UsageError as e:
+        return _fail(2, str(e))
+    except (TypeError, ValueError, OverflowError) as e:
+        # onecycle.schedule's and torch's messages name the argument, the value and the range.
+        return _fail(2, str(e))
+    except MemoryError as e:
+        return _fail(1, str(e) or "out of memory")
+    except OSError as e:
+        where = f" {str(e.filename)!r}" if e.filename else ""
+        return _fail(1, f"cannot write{where}: {e.strerror or e}")
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+
+
+def _fail(status: int, message: str) -> int:
+    print(f"onecycle: error: {message}", file=sys.stderr)
+    return status

@@ -1,0 +1,76 @@
+"""docs/api.md states the real signatures: each documented one equals what `inspect`
+reads off the object, annotations and defaults included."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import Any, ForwardRef
+
+import onecycle
+import onecycle.cli
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+API = (ROOT / "docs" / "api.md").read_text()
+
+OBJECTS: dict[str, Any] = {
+    "onecycle.schedule": onecycle.schedule,
+    "onecycle.Schedule": onecycle.Schedule,
+    "onecycle.OneCycleLR": onecycle.OneCycleLR,
+    "onecycle.cli.main": onecycle.cli.main,
+}
+
+
+def annotation(value: Any) -> str:
+    """An annotation as the source spells it (they are not evaluated)."""
+    return value.__forward_arg__ if isinstance(value, ForwardRef) else str(value)
+
+
+def default(value: Any) -> str:
+    """A default value: its repr, a class by its public dotted name (``numpy.float64``)."""
+    if isinstance(value, type):
+        return f"{value.__module__.split('.')[0]}.{value.__qualname__}"
+    return repr(value)
+
+
+def render(name: str, obj: Any) -> str:
+    """``name(param: annotation = default, ..., *, ...) -> return``."""
+    signature = inspect.signature(obj)
+    parts: list[str] = []
+    keyword_only = False
+    for p in signature.parameters.values():
+        if p.kind is p.KEYWORD_ONLY and not keyword_only:
+            parts.append("*")
+            keyword_only = True
+        annotated = p.annotation is not p.empty
+        part = p.name + (f": {annotation(p.annotation)}" if annotated else "")
+        if p.default is not p.empty:
+            part += f" = {default(p.default)}" if annotated else f"={default(p.default)}"
+        parts.append(part)
+    returns = signature.return_annotation
+    arrow = "" if inspect.isclass(obj) or returns is signature.empty else f" -> {annotation(returns)}"
+    return f"{name}({', '.join(parts)}){arrow}"
+
+
+def documented() -> dict[str, str]:
+    """Each `### name` heading of docs/api.md and the signature in the code block under it."""
+    found = re.findall(r"^### `?([\w.]+)`?\n+```python\n(.+?)\n```", API, flags=re.M | re.S)
+    return {name: " ".join(line.strip() for line in block.splitlines()).replace("( ", "(").replace(", )", ")")
+            for name, block in found}  # fmt: skip
+
+
+def test_every_public_object_is_documented() -> None:
+    assert set(documented()) == set(OBJECTS)
+    assert set(onecycle.__all__) - {"__version__"} == {n.split(".")[-1] for n in OBJECTS if n.count(".") == 1}
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTS))
+def test_documented_signature_is_the_real_one(name: str) -> None:
+    assert documented()[name] == render(name, OBJECTS[name])
+
+
+def test_links_to_the_deliberate_differences() -> None:
+    assert "../README.md#deliberate-differences-from-torch" in API
+    assert "## Deliberate differences from torch" in (ROOT / "README.md").read_text()

@@ -19,6 +19,7 @@ OBJECTS: dict[str, Any] = {
     "onecycle.schedule": onecycle.schedule,
     "onecycle.Schedule": onecycle.Schedule,
     "onecycle.OneCycleLR": onecycle.OneCycleLR,
+    "onecycle.total_steps_for": onecycle.total_steps_for,
     "onecycle.cli.main": onecycle.cli.main,
 }
 

@@ -27,6 +27,7 @@
 
 pub mod cycle;
 pub mod error;
+pub mod fast_cos;
 pub mod fill;
 
 #[cfg(feature = "python")]
@@ -34,4 +35,4 @@ mod python;
 
 pub use cycle::{Anneal, Config, Key, Layout, OneCycle, Phase, Values};
 pub use error::Error;
-pub use fill::{schedule, Sample};
+pub use fill::{schedule, schedule_with, Accuracy, Sample, FAST_MAX_ULP};

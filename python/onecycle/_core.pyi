@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 __version__: str
 PARALLEL_MIN_STEPS: int
+FAST_MAX_ULP: float
 
 _Row = tuple[float, str, str, str, str]
 
@@ -24,6 +25,12 @@ def schedule(
     final_div_factor: float | npt.NDArray[np.float64],
     base_momentum: float | npt.NDArray[np.float64],
     max_momentum: float | npt.NDArray[np.float64],
+    exact: bool = True,
+    out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
+def _cos_floor(n: int) -> float: ...
+def _write_floor(
+    n: int, float32: bool
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 
 class Cycle:

@@ -81,9 +81,8 @@ fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64]) {
             *p = ((base + f64::from(k)) - start_step) / width;
         }
     } else {
-        // Steps are below 2**63 (stop <= total_steps + 1 <= 2**63), so they fit in i64.
         for (s, p) in (first..).zip(out.iter_mut()) {
-            *p = (s as i64 as f64 - start_step) / width;
+            *p = (s as f64 - start_step) / width;
         }
     }
 }

@@ -20,5 +20,6 @@ test:  ## the README's test command, without the install
 	cargo test
 	pytest
 
-bench:
+bench:  ## the README's table (python benches/bench.py --json for JSON), then the Rust core's criterion benches
 	python benches/bench.py
+	cargo bench --bench core

@@ -43,31 +43,69 @@ const S6: f64 = 1.589_690_995_211_550_102_21e-10;
 /// (branch-free, and vectorisable without SSE4.1's `roundpd`).
 const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2**52
 
+/// `round(x / (pi/2))`, the multiple of `pi/2` the argument is reduced around: 0, 1 or 2
+/// on `[0, pi]`. Monotonic in `x`, so a run of increasing arguments whose ends share it all
+/// share it.
+#[inline(always)]
+#[must_use]
+pub fn quadrant(x: f64) -> f64 {
+    (x * FRAC_2_PI + ROUND) - ROUND
+}
+
+/// `x - q * pi/2`: the leading part exactly (Sterbenz: `x` lies within a factor 2 of
+/// `q * FRAC_PI_2` whenever `q > 0`), then the low part.
+#[inline(always)]
+fn reduce(x: f64, q: f64) -> f64 {
+    (x - q * FRAC_PI_2) - q * PIO2_LO
+}
+
+/// fdlibm's `__kernel_cos(y, 0)`, in musl's form, for `|y| <= pi/4`.
+#[inline(always)]
+fn kernel_cos(y: f64) -> f64 {
+    let z = y * y;
+    let w = z * z;
+    let r = z * (C1 + z * (C2 + z * C3)) + w * w * (C4 + z * (C5 + z * C6));
+    let hz = 0.5 * z;
+    let one_minus_hz = 1.0 - hz;
+    one_minus_hz + (((1.0 - one_minus_hz) - hz) + z * r)
+}
+
+/// fdlibm's `__kernel_sin(y, 0, 0)`, for `|y| <= pi/4`.
+#[inline(always)]
+fn kernel_sin(y: f64) -> f64 {
+    let z = y * y;
+    let w = z * z;
+    let r = S2 + z * (S3 + z * S4) + z * w * (S5 + z * S6);
+    y + z * y * (S1 + z * r)
+}
+
 /// `cos(x)` for `x` in `[0, pi]`, within [`MAX_ULP`] ulp of `f64::cos(x)`. Outside that
 /// domain the result is meaningless (not unsafe): callers check the domain.
 #[inline(always)]
 #[must_use]
 pub fn cos(x: f64) -> f64 {
-    // q = round(x / (pi/2)) in {0, 1, 2}; x - q * FRAC_PI_2 is exact (Sterbenz: x lies
-    // within a factor 2 of q * FRAC_PI_2 whenever q > 0), then the low part of q * pi/2.
-    let q = (x * FRAC_2_PI + ROUND) - ROUND;
-    let y = (x - q * FRAC_PI_2) - q * PIO2_LO;
-    let z = y * y;
-    let w = z * z;
-    // fdlibm's __kernel_cos(y, 0), in musl's form.
-    let r = z * (C1 + z * (C2 + z * C3)) + w * w * (C4 + z * (C5 + z * C6));
-    let hz = 0.5 * z;
-    let one_minus_hz = 1.0 - hz;
-    let c = one_minus_hz + (((1.0 - one_minus_hz) - hz) + z * r);
-    // fdlibm's __kernel_sin(y, 0, 0).
-    let rs = S2 + z * (S3 + z * S4) + z * w * (S5 + z * S6);
-    let s = y + z * y * (S1 + z * rs);
+    let q = quadrant(x);
+    let y = reduce(x, q);
+    // Both kernels, then a select: no branch, so a loop of these vectorises.
+    let (c, s) = (kernel_cos(y), kernel_sin(y));
     // q = 0: cos(y); q = 1: -sin(y); q = 2: -cos(y).
     let v = if q == 1.0 { s } else { c };
     if q == 0.0 {
         v
     } else {
         -v
+    }
+}
+
+/// [`cos`] for an `x` known to have [`quadrant`] `q`: the same value, from the one kernel
+/// that quadrant needs. `q` is a constant at each call site.
+#[inline(always)]
+#[must_use]
+pub fn cos_in(q: u8, x: f64) -> f64 {
+    match q {
+        0 => kernel_cos(x),
+        1 => -kernel_sin(reduce(x, 1.0)),
+        _ => -kernel_cos(reduce(x, 2.0)),
     }
 }
 
@@ -150,6 +188,14 @@ mod tests {
                     x = f64::from_bits(x.to_bits() - 1);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn one_kernel_per_quadrant_gives_the_same_bits() {
+        for x in uniforms(1_000_000, 7).map(argument) {
+            let q = quadrant(x);
+            assert_eq!(cos_in(q as u8, x).to_bits(), cos(x).to_bits(), "x = {x:e}");
         }
     }
 

@@ -24,7 +24,7 @@ pub const PARALLEL_MIN_STEPS: usize = 1 << 15;
 /// configuration of its group reads them.
 pub const BLOCK: usize = 2048;
 /// About this many values per parallel task: the rows of a block are batched up to it.
-const TASK_VALUES: usize = 1 << 15;
+const TASK_VALUES: usize = 1 << 17;
 
 /// The documented bound of [`Accuracy::Fast`]: each lr differs from the exact one by at
 /// most this many ulp of the largest learning rate the schedule anneals between
@@ -105,8 +105,21 @@ fn factors(anneal: Anneal, accuracy: Accuracy, buf: &mut [f64]) {
                 _ => true,
             };
             if inside {
-                for f in buf.iter_mut() {
-                    *f = fast_cos::cos(fast_cos::argument(*f)) + 1.0;
+                // Most buffers lie in one quadrant: then one kernel, not both, is evaluated.
+                // On [0, pi] the quadrant is 0, 1 or 2.
+                let quadrant =
+                    |f: Option<&f64>| f.map(|&p| fast_cos::quadrant(fast_cos::argument(p)) as u8);
+                let (q_first, q_last) = (quadrant(buf.first()), quadrant(buf.last()));
+                let one = if q_first == q_last { q_first } else { None };
+                match one {
+                    Some(0) => fast_factors::<0>(buf),
+                    Some(1) => fast_factors::<1>(buf),
+                    Some(2) => fast_factors::<2>(buf),
+                    _ => {
+                        for f in buf.iter_mut() {
+                            *f = fast_cos::cos(fast_cos::argument(*f)) + 1.0;
+                        }
+                    }
                 }
             } else {
                 // Only the step past the end (or a phase of negative width) leaves [0, 1].
@@ -119,6 +132,15 @@ fn factors(anneal: Anneal, accuracy: Accuracy, buf: &mut [f64]) {
                 }
             }
         }
+    }
+}
+
+/// [`factors`] with the fast cosine, for `pct` values whose arguments all lie in quadrant
+/// `Q` (see [`fast_cos::quadrant`]).
+#[inline(always)]
+fn fast_factors<const Q: u8>(buf: &mut [f64]) {
+    for f in buf.iter_mut() {
+        *f = fast_cos::cos_in(Q, fast_cos::argument(*f)) + 1.0;
     }
 }
 
@@ -468,9 +490,10 @@ pub fn schedule_with<T: Sample>(
 pub fn cos_floor(n: usize) -> f64 {
     let scale = std::f64::consts::PI / n.max(1) as f64;
     let chunk = |c: usize| {
-        let lo = c * BLOCK;
-        (lo..(lo + BLOCK).min(n))
-            .map(|i| (i as f64 * scale).cos())
+        let (lo, len) = (c * BLOCK, BLOCK.min(n - c * BLOCK));
+        let base = lo as f64;
+        (0..len as i32)
+            .map(|k| ((base + f64::from(k)) * scale).cos())
             .sum::<f64>()
     };
     let chunks = n.div_ceil(BLOCK);

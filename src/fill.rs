@@ -68,87 +68,108 @@ impl Sample for f32 {
     }
 }
 
-/// `(s as f64 - start_step) / width` for the steps `first..first + out.len()`: torch's
-/// `pct`, with the int step converted to float as Python converts it (to nearest).
+/// `out[k] = then(pct)` with `pct = (s as f64 - start_step) / width` for the steps
+/// `s = first + k`: torch's `pct`, with the int step converted to float as Python converts
+/// it (to nearest). `then` is inlined into the loop.
 #[inline(always)]
-fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64]) {
+fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(f64) -> f64) {
     let len = out.len() as u64;
     if first + len <= 1 << 53 {
-        // Every step and `first + k` is exact in f64 here, so `first as f64 + k` is the
-        // conversion of the step; this form vectorises.
+        // Every step is exact in f64 here, so `first as f64 + k` is the conversion of the
+        // step; this form vectorises.
         let base = first as f64;
         for (k, p) in (0i32..).zip(out.iter_mut()) {
-            *p = ((base + f64::from(k)) - start_step) / width;
+            *p = then(((base + f64::from(k)) - start_step) / width);
         }
     } else {
         for (s, p) in (first..).zip(out.iter_mut()) {
-            *p = (s as f64 - start_step) / width;
+            *p = then((s as f64 - start_step) / width);
         }
     }
 }
 
-/// Turns the `pct` values in `buf` into [`Anneal::factor`]s. `anneal` and `accuracy` are
-/// constants at each call site, so each combination gets its own loop.
+/// The [`Anneal::factor`] of each step `first + k` of one span into `out[k]`. `anneal`
+/// and `accuracy` are constants at each call site, so each combination gets its own loop.
 #[inline(always)]
-fn factors(anneal: Anneal, accuracy: Accuracy, buf: &mut [f64]) {
+fn span_factors(anneal: Anneal, accuracy: Accuracy, first: u64, span: &Span, out: &mut [f64]) {
+    let (start_step, width) = (span.start_step, span.width);
     match (anneal, accuracy) {
-        (Anneal::Linear, _) => {}
+        (Anneal::Linear, _) => pcts(first, start_step, width, out, |pct| pct),
+        // One pass: the division overlaps the libm call.
         (Anneal::Cos, Accuracy::Exact) => {
-            for f in buf.iter_mut() {
-                *f = Anneal::Cos.factor(*f);
-            }
+            pcts(first, start_step, width, out, |pct| Anneal::Cos.factor(pct));
         }
         (Anneal::Cos, Accuracy::Fast) => {
-            // pct is monotonic in the step, so the ends bound the whole buffer.
-            let inside = match (buf.first(), buf.last()) {
-                (Some(&a), Some(&b)) => fast_cos::in_domain(a) && fast_cos::in_domain(b),
-                _ => true,
-            };
-            if inside {
-                // Most buffers lie in one quadrant: then one kernel, not both, is evaluated.
-                // On [0, pi] the quadrant is 0, 1 or 2.
-                let quadrant =
-                    |f: Option<&f64>| f.map(|&p| fast_cos::quadrant(fast_cos::argument(p)) as u8);
-                let (q_first, q_last) = (quadrant(buf.first()), quadrant(buf.last()));
-                let one = if q_first == q_last { q_first } else { None };
-                match one {
-                    Some(0) => fast_factors::<0>(buf),
-                    Some(1) => fast_factors::<1>(buf),
-                    Some(2) => fast_factors::<2>(buf),
-                    _ => {
-                        for f in buf.iter_mut() {
-                            *f = fast_cos::cos(fast_cos::argument(*f)) + 1.0;
-                        }
-                    }
-                }
-            } else {
-                // Only the step past the end (or a phase of negative width) leaves [0, 1].
-                for f in buf.iter_mut() {
-                    *f = if fast_cos::in_domain(*f) {
-                        fast_cos::cos(fast_cos::argument(*f)) + 1.0
-                    } else {
-                        Anneal::Cos.factor(*f)
-                    };
-                }
-            }
+            pcts(first, start_step, width, out, |pct| pct);
+            fast_factors(out);
         }
     }
 }
 
-/// [`factors`] with the fast cosine, for `pct` values whose arguments all lie in quadrant
-/// `Q` (see [`fast_cos::quadrant`]).
+/// Turns the `pct` values in `buf` into [`Anneal::factor`]s of the cos strategy, with the
+/// fast cosine.
 #[inline(always)]
-fn fast_factors<const Q: u8>(buf: &mut [f64]) {
+fn fast_factors(buf: &mut [f64]) {
+    // pct is monotonic in the step, so the ends bound the whole buffer.
+    let inside = match (buf.first(), buf.last()) {
+        (Some(&a), Some(&b)) => fast_cos::in_domain(a) && fast_cos::in_domain(b),
+        _ => true,
+    };
+    if inside {
+        // Most buffers lie in one quadrant: then one kernel, not both, is evaluated.
+        // On [0, pi] the quadrant is 0, 1 or 2.
+        let quadrant =
+            |f: Option<&f64>| f.map(|&p| fast_cos::quadrant(fast_cos::argument(p)) as u8);
+        let (q_first, q_last) = (quadrant(buf.first()), quadrant(buf.last()));
+        let one = if q_first == q_last { q_first } else { None };
+        match one {
+            Some(0) => fast_factors_in::<0>(buf),
+            Some(1) => fast_factors_in::<1>(buf),
+            Some(2) => fast_factors_in::<2>(buf),
+            _ => {
+                for f in buf.iter_mut() {
+                    *f = fast_cos::cos(fast_cos::argument(*f)) + 1.0;
+                }
+            }
+        }
+    } else {
+        // Only the step past the end (or a phase of negative width) leaves [0, 1].
+        for f in buf.iter_mut() {
+            *f = if fast_cos::in_domain(*f) {
+                fast_cos::cos(fast_cos::argument(*f)) + 1.0
+            } else {
+                Anneal::Cos.factor(*f)
+            };
+        }
+    }
+}
+
+/// [`fast_factors`] for `pct` values whose arguments all lie in quadrant `Q` (see
+/// [`fast_cos::quadrant`]).
+#[inline(always)]
+fn fast_factors_in<const Q: u8>(buf: &mut [f64]) {
     for f in buf.iter_mut() {
         *f = fast_cos::cos_in(Q, fast_cos::argument(*f)) + 1.0;
     }
 }
 
-/// Writes `out[k] = apply(coefficients, factor[k])`, rounded to `T`.
+/// Writes `lr[k]` and `momentum[k]` from `factor[k]` with each output's coefficients
+/// ([`Anneal::coefficients`]), rounded to `T`: one pass over the factors.
 #[inline(always)]
-fn apply<T: Sample>(anneal: Anneal, coefficients: (f64, f64), factor: &[f64], out: &mut [T]) {
-    for (o, &f) in out.iter_mut().zip(factor) {
-        *o = T::from_f64(anneal.apply(coefficients, f));
+fn apply<T: Sample>(
+    anneal: Anneal,
+    [lr_start, lr_end, m_start, m_end]: [f64; 4],
+    factor: &[f64],
+    lr: &mut [T],
+    momentum: &mut [T],
+) {
+    let (lr_c, m_c) = (
+        anneal.coefficients(lr_start, lr_end),
+        anneal.coefficients(m_start, m_end),
+    );
+    for ((l, m), &f) in lr.iter_mut().zip(momentum.iter_mut()).zip(factor) {
+        *l = T::from_f64(anneal.apply(lr_c, f));
+        *m = T::from_f64(anneal.apply(m_c, f));
     }
 }
 
@@ -233,30 +254,29 @@ fn run_task<T: Sample>(
         });
         if g != current {
             for (span, at) in in_block.clone() {
-                let b = &mut buf[at.clone()];
-                pcts(first + at.start as u64, span.start_step, span.width, b);
+                let (from, b) = (first + at.start as u64, &mut buf[at]);
                 match (anneal, accuracy) {
-                    (Anneal::Cos, Accuracy::Exact) => factors(Anneal::Cos, Accuracy::Exact, b),
-                    (Anneal::Cos, Accuracy::Fast) => factors(Anneal::Cos, Accuracy::Fast, b),
-                    (Anneal::Linear, _) => factors(Anneal::Linear, Accuracy::Exact, b),
+                    (Anneal::Cos, Accuracy::Exact) => {
+                        span_factors(Anneal::Cos, Accuracy::Exact, from, span, b);
+                    }
+                    (Anneal::Cos, Accuracy::Fast) => {
+                        span_factors(Anneal::Cos, Accuracy::Fast, from, span, b);
+                    }
+                    (Anneal::Linear, _) => {
+                        span_factors(Anneal::Linear, Accuracy::Exact, from, span, b);
+                    }
                 }
             }
             current = g;
         }
         let values = &prepared[out.config].1;
         for (span, at) in in_block {
-            let [lr_start, lr_end, m_start, m_end] = cycle.phases()[span.phase].bounds(values);
+            let bounds = cycle.phases()[span.phase].bounds(values);
             let f = &buf[at.clone()];
             let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
             match anneal {
-                Anneal::Cos => {
-                    apply(Anneal::Cos, anneal.coefficients(lr_start, lr_end), f, l);
-                    apply(Anneal::Cos, anneal.coefficients(m_start, m_end), f, m);
-                }
-                Anneal::Linear => {
-                    apply(Anneal::Linear, anneal.coefficients(lr_start, lr_end), f, l);
-                    apply(Anneal::Linear, anneal.coefficients(m_start, m_end), f, m);
-                }
+                Anneal::Cos => apply(Anneal::Cos, bounds, f, l, m),
+                Anneal::Linear => apply(Anneal::Linear, bounds, f, l, m),
             }
         }
     }

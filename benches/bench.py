@@ -299,8 +299,8 @@ def memory_peak(n):
 def run(n, memory_steps):
     rows = {}  # name -> (seconds, steps)
 
-    def row(name, fn, steps=n, repeats=REPEATS):
-        rows[name] = (best(fn, repeats), steps)
+    def row(name, fn, steps=n):
+        rows[name] = (best(fn, REPEATS), steps)
 
     row("schedule() cos f64", lambda: onecycle.schedule(n, MAX_LR))
     row("schedule() cos f32", lambda: onecycle.schedule(n, MAX_LR, dtype=np.float32))
@@ -332,7 +332,7 @@ def run(n, memory_steps):
                     1,
                 )
     row("floor: f64::cos, all cores", lambda: _core._cos_floor(n))
-    row("floor: numpy cos, 1 thread", lambda: numpy_cos_floor(n), repeats=1)
+    rows["floor: numpy cos, 1 thread"] = (numpy_cos_floor(n), n)
     row("floor: write 2 x f64, all cores", lambda: _core._write_floor(n, False))
     row("floor: write 2 x f64, numpy", lambda: numpy_write_floor(n, np.float64))
     row("floor: write 2 x f32, all cores", lambda: _core._write_floor(n, True))

@@ -5,6 +5,7 @@
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
 use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
@@ -77,10 +78,10 @@ fn zeros<'py, T: Sample + numpy::Element>(
     what: &'static str,
     n: u128,
 ) -> PyResult<Bound<'py, PyArray1<T>>> {
+    static NUMPY_ZEROS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let len = alloc_len::<T>(what, n).map_err(|e| to_py_err(&e))?;
-    let array = py
-        .import("numpy")?
-        .getattr("zeros")?
+    let array = NUMPY_ZEROS
+        .import(py, "numpy", "zeros")?
         .call1((len, numpy::dtype::<T>(py)))
         .map_err(|e| {
             if e.is_instance_of::<PyMemoryError>(py) {

@@ -13,7 +13,8 @@ from onecycle import _core
 __all__ = ["Schedule", "schedule"]
 
 MAX_STEPS = 2**63 - 1
-_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
+_DTYPES = (_FLOAT64, _FLOAT32)
 
 
 class Schedule(NamedTuple):
@@ -157,12 +158,16 @@ def schedule(
             )
         if dtype is None:
             dtype = out[0].dtype
-    try:
-        out_dtype = np.dtype(np.float64 if dtype is None else dtype)
-    except TypeError as e:
-        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from e
-    if out_dtype not in _DTYPES:
-        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {out_dtype}")
+    out_dtype: np.dtype[Any]
+    if dtype is None:
+        out_dtype = _FLOAT64
+    else:
+        try:
+            out_dtype = np.dtype(dtype)
+        except TypeError as e:
+            raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from e
+        if out_dtype not in _DTYPES:
+            raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {out_dtype}")
 
     given = {
         "max_lr": max_lr,
@@ -194,7 +199,7 @@ def schedule(
         stop=stop,
         three_phase=bool(three_phase),
         anneal_strategy=anneal_strategy,
-        float32=out_dtype == np.float32,
+        float32=out_dtype is _FLOAT32 or out_dtype == _FLOAT32,
         exact=bool(exact),
         out=out,
         **columns,

@@ -697,6 +697,46 @@ mod tests {
     }
 
     #[test]
+    fn fast_mode_equals_the_fast_cosine_step_by_step() {
+        // Blocks in one quadrant take a fused one-kernel loop, others both kernels, the
+        // extra step (pct > 1) the platform cos: each value must be the formula with
+        // fast_cos::cos, step by step.
+        for (total, pct_start, three_phase) in [
+            (100_003, 0.3, false),
+            (5_000, 0.56, true),
+            (10, 0.95, false),
+        ] {
+            let config = Config {
+                pct_start,
+                three_phase,
+                ..Config::new(total, 0.4)
+            };
+            let (cycle, values) = config.build().unwrap();
+            let stop = total as u64 + 1;
+            let (lr, m): (Vec<f64>, Vec<f64>) =
+                schedule_with(&config, 0, stop, Accuracy::Fast).unwrap();
+            for s in 0..stop {
+                let (phase, pct) = cycle.locate(s as i64).unwrap();
+                let factor = if fast_cos::in_domain(pct) {
+                    fast_cos::cos(fast_cos::argument(pct)) + 1.0
+                } else {
+                    Anneal::Cos.factor(pct)
+                };
+                let [lr0, lr1, m0, m1] = cycle.phases()[phase].bounds(&values);
+                let want = (
+                    Anneal::Cos.interpolate(lr0, lr1, factor),
+                    Anneal::Cos.interpolate(m0, m1, factor),
+                );
+                assert_eq!(
+                    (lr[s as usize], m[s as usize]),
+                    want,
+                    "step {s} of {config:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fast_mode_stays_within_its_bound() {
         for (total, pct, three) in [
             (1_000_003, 0.3, false),

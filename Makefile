@@ -21,8 +21,9 @@ test:  ## the README's test command, without the install
 	cargo test
 	pytest
 
-bench:
+bench:  ## the README's table (python benches/bench.py --json for JSON), then the Rust core's criterion benches
 	python benches/bench.py
+	cargo bench --bench core
 
 pictures:  ## redraw the README's pictures (docs/img/) with `onecycle plot`
 	python docs/pictures.py

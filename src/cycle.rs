@@ -99,7 +99,7 @@ impl Values {
 }
 
 /// How a phase moves from its start value to its end value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Anneal {
     Cos,
     Linear,
@@ -140,9 +140,32 @@ impl Anneal {
     #[inline(always)]
     #[must_use]
     pub fn interpolate(self, start: f64, end: f64, factor: f64) -> f64 {
+        self.apply(self.coefficients(start, end), factor)
+    }
+
+    /// The part of the formula that depends only on the phase's two values, computed as
+    /// torch computes it at every step: `((start - end) / 2.0, end)` for cos,
+    /// `(end - start, start)` for linear. A whole window computes it once per phase.
+    #[inline(always)]
+    #[must_use]
+    pub fn coefficients(self, start: f64, end: f64) -> (f64, f64) {
         match self {
-            Anneal::Cos => end + (start - end) / 2.0 * factor,
-            Anneal::Linear => (end - start) * factor + start,
+            Anneal::Cos => ((start - end) / 2.0, end),
+            Anneal::Linear => (end - start, start),
+        }
+    }
+
+    /// The rest of the formula: `end + (start - end) / 2.0 * factor` for cos,
+    /// `(end - start) * factor + start` for linear, in torch's order of operations.
+    #[inline(always)]
+    #[must_use]
+    // The arms give the same value (IEEE addition commutes exactly); each is written as
+    // torch writes its formula.
+    #[allow(clippy::match_same_arms)]
+    pub fn apply(self, (scale, offset): (f64, f64), factor: f64) -> f64 {
+        match self {
+            Anneal::Cos => offset + scale * factor,
+            Anneal::Linear => scale * factor + offset,
         }
     }
 }

@@ -1,27 +1,58 @@
-//! Whole windows of a schedule at once: phase boundaries are found once per window, then
-//! each step costs one `pct`, one cosine (shared by lr and momentum) and two interpolations.
-//! Large windows are split into chunks filled on all cores (rayon).
+//! Whole windows of a schedule at once, and broadcast sweeps.
+//!
+//! The steps are cut into blocks of [`BLOCK`] steps. For each block, the annealing factor
+//! of every step (`cos(pi * pct) + 1` for cos, `pct` for linear: the part torch's formula
+//! shares between lr and momentum) is computed once into a buffer, then every configuration
+//! that has the same phases (same `total_steps`, `pct_start`, `three_phase` and
+//! `anneal_strategy`) turns it into its lr and momentum with one multiply and one add per
+//! value. So a sweep over `max_lr`, the momenta or `div_factor` costs one cosine per step,
+//! not one per step and configuration. Blocks (and batches of rows within a block) are
+//! filled on all cores (rayon) once the output is large enough for threads to pay.
+
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::cycle::{Anneal, Config, OneCycle, Span, Values};
+use crate::cycle::{Anneal, Config, Key, OneCycle, Span, Values};
 use crate::error::Error;
+use crate::fast_cos;
 
-/// Below this many steps a window is filled on the calling thread: threads cost more than
-/// they save.
+/// Below this many values per output, everything is filled on the calling thread: threads
+/// cost more than they save.
 pub const PARALLEL_MIN_STEPS: usize = 1 << 15;
-/// Steps per parallel chunk.
-const CHUNK: usize = 1 << 14;
+/// Steps per block: one block's factors (16 KiB) stay in the L1 cache while every
+/// configuration of its group reads them.
+pub const BLOCK: usize = 2048;
+/// About this many values per parallel task: the rows of a block are batched up to it.
+const TASK_VALUES: usize = 1 << 17;
+
+/// The documented bound of [`Accuracy::Fast`]: each lr differs from the exact one by at
+/// most this many ulp of the largest learning rate the schedule anneals between
+/// (`max(initial_lr, max_lr, min_lr)`), each momentum by at most this many ulp of the
+/// larger momentum. (The cosine itself is within [`fast_cos::MAX_ULP`] ulp.)
+pub const FAST_MAX_ULP: f64 = 2.0;
+
+/// How the cosine of the cos strategy is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Accuracy {
+    /// The platform's `f64::cos`: bit-identical to torch.
+    Exact,
+    /// [`fast_cos::cos`], vectorised, within [`fast_cos::MAX_ULP`] ulp of `f64::cos`.
+    /// Linear schedules are the same in both modes.
+    Fast,
+}
 
 /// An output element type. Values are computed in `f64`; `f32` outputs get them rounded to
 /// nearest (as `numpy.ndarray.astype(numpy.float32)` does).
 pub trait Sample: Copy + Send + Sync + 'static {
     const ZERO: Self;
+    const ONE: Self;
     fn from_f64(value: f64) -> Self;
 }
 
 impl Sample for f64 {
     const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
     #[inline(always)]
     fn from_f64(value: f64) -> f64 {
         value
@@ -30,33 +61,224 @@ impl Sample for f64 {
 
 impl Sample for f32 {
     const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
     #[inline(always)]
     fn from_f64(value: f64) -> f32 {
         value as f32
     }
 }
 
-/// Writes one span. `anneal` is a constant at each call site, so the match inside the
-/// formula folds away and each strategy gets its own loop.
+/// `out[k] = then(pct)` with `pct = (s as f64 - start_step) / width` for the steps
+/// `s = first + k`: torch's `pct`, with the int step converted to float as Python converts
+/// it (to nearest). `then` is inlined into the loop.
 #[inline(always)]
-fn fill_span<T: Sample>(
+fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(f64) -> f64) {
+    let len = out.len() as u64;
+    if first + len <= 1 << 53 {
+        // Every step is exact in f64 here, so `first as f64 + k` is the conversion of the
+        // step; this form vectorises.
+        let base = first as f64;
+        for (k, p) in (0i32..).zip(out.iter_mut()) {
+            *p = then(((base + f64::from(k)) - start_step) / width);
+        }
+    } else {
+        for (s, p) in (first..).zip(out.iter_mut()) {
+            *p = then((s as f64 - start_step) / width);
+        }
+    }
+}
+
+/// The [`Anneal::factor`] of each step `first + k` of one span into `out[k]`. `anneal`
+/// and `accuracy` are constants at each call site, so each combination gets its own loop.
+#[inline(always)]
+fn span_factors(anneal: Anneal, accuracy: Accuracy, first: u64, span: &Span, out: &mut [f64]) {
+    let (start_step, width) = (span.start_step, span.width);
+    match (anneal, accuracy) {
+        (Anneal::Linear, _) => pcts(first, start_step, width, out, |pct| pct),
+        // One pass: the division overlaps the libm call.
+        (Anneal::Cos, Accuracy::Exact) => {
+            pcts(first, start_step, width, out, |pct| Anneal::Cos.factor(pct));
+        }
+        (Anneal::Cos, Accuracy::Fast) => {
+            pcts(first, start_step, width, out, |pct| pct);
+            fast_factors(out);
+        }
+    }
+}
+
+/// Turns the `pct` values in `buf` into [`Anneal::factor`]s of the cos strategy, with the
+/// fast cosine.
+#[inline(always)]
+fn fast_factors(buf: &mut [f64]) {
+    // pct is monotonic in the step, so the ends bound the whole buffer.
+    let inside = match (buf.first(), buf.last()) {
+        (Some(&a), Some(&b)) => fast_cos::in_domain(a) && fast_cos::in_domain(b),
+        _ => true,
+    };
+    if inside {
+        // Most buffers lie in one quadrant: then one kernel, not both, is evaluated.
+        // On [0, pi] the quadrant is 0, 1 or 2.
+        let quadrant =
+            |f: Option<&f64>| f.map(|&p| fast_cos::quadrant(fast_cos::argument(p)) as u8);
+        let (q_first, q_last) = (quadrant(buf.first()), quadrant(buf.last()));
+        let one = if q_first == q_last { q_first } else { None };
+        match one {
+            Some(0) => fast_factors_in::<0>(buf),
+            Some(1) => fast_factors_in::<1>(buf),
+            Some(2) => fast_factors_in::<2>(buf),
+            _ => {
+                for f in buf.iter_mut() {
+                    *f = fast_cos::cos(fast_cos::argument(*f)) + 1.0;
+                }
+            }
+        }
+    } else {
+        // Only the step past the end (or a phase of negative width) leaves [0, 1].
+        for f in buf.iter_mut() {
+            *f = if fast_cos::in_domain(*f) {
+                fast_cos::cos(fast_cos::argument(*f)) + 1.0
+            } else {
+                Anneal::Cos.factor(*f)
+            };
+        }
+    }
+}
+
+/// [`fast_factors`] for `pct` values whose arguments all lie in quadrant `Q` (see
+/// [`fast_cos::quadrant`]).
+#[inline(always)]
+fn fast_factors_in<const Q: u8>(buf: &mut [f64]) {
+    for f in buf.iter_mut() {
+        *f = fast_cos::cos_in(Q, fast_cos::argument(*f)) + 1.0;
+    }
+}
+
+/// Writes `lr[k]` and `momentum[k]` from `factor[k]` with each output's coefficients
+/// ([`Anneal::coefficients`]), rounded to `T`: one pass over the factors.
+#[inline(always)]
+fn apply<T: Sample>(
     anneal: Anneal,
-    span: &Span,
-    bounds: [f64; 4],
+    [lr_start, lr_end, m_start, m_end]: [f64; 4],
+    factor: &[f64],
     lr: &mut [T],
     momentum: &mut [T],
 ) {
-    let [lr_start, lr_end, m_start, m_end] = bounds;
-    let (start_step, width) = (span.start_step, span.width);
-    for ((l, m), s) in lr
-        .iter_mut()
-        .zip(momentum.iter_mut())
-        .zip(span.steps.clone())
-    {
-        let pct = (s as f64 - start_step) / width;
-        let factor = anneal.factor(pct);
-        *l = T::from_f64(anneal.interpolate(lr_start, lr_end, factor));
-        *m = T::from_f64(anneal.interpolate(m_start, m_end, factor));
+    let (lr_c, m_c) = (
+        anneal.coefficients(lr_start, lr_end),
+        anneal.coefficients(m_start, m_end),
+    );
+    for ((l, m), &f) in lr.iter_mut().zip(momentum.iter_mut()).zip(factor) {
+        *l = T::from_f64(anneal.apply(lr_c, f));
+        *m = T::from_f64(anneal.apply(m_c, f));
+    }
+}
+
+/// Configurations whose schedules have the same phases: they share the factors.
+struct Group<'a> {
+    cycle: &'a OneCycle,
+    /// The spans of the whole window.
+    spans: Vec<Span>,
+}
+
+/// The output of one configuration within one block.
+struct Out<'a, T> {
+    config: usize,
+    lr: &'a mut [T],
+    momentum: &'a mut [T],
+}
+
+/// Some rows of one block: the unit of parallel work.
+struct Task<'a, T> {
+    /// First step of the block.
+    first: u64,
+    outs: Vec<Out<'a, T>>,
+}
+
+/// The phase lists of `prepared`, each once, and which one each configuration uses.
+fn group(
+    prepared: &[Prepared],
+    start: u64,
+    stop: u64,
+) -> Result<(Vec<Group<'_>>, Vec<usize>), Error> {
+    type Shape = (Anneal, Vec<(u64, [Key; 4])>);
+    let mut index: HashMap<Shape, usize> = HashMap::new();
+    let mut groups = Vec::new();
+    let mut group_of = Vec::with_capacity(prepared.len());
+    for (cycle, _) in prepared {
+        let shape: Shape = (
+            cycle.anneal(),
+            cycle
+                .phases()
+                .iter()
+                .map(|p| {
+                    let keys = [p.start_lr, p.end_lr, p.start_momentum, p.end_momentum];
+                    (p.end_step.to_bits(), keys)
+                })
+                .collect(),
+        );
+        if let Some(&g) = index.get(&shape) {
+            group_of.push(g);
+        } else {
+            groups.push(Group {
+                cycle,
+                spans: cycle.spans(start, stop)?,
+            });
+            index.insert(shape, groups.len() - 1);
+            group_of.push(groups.len() - 1);
+        }
+    }
+    Ok((groups, group_of))
+}
+
+/// Fills one task: the factors of the block once per group, then each row from them.
+#[inline(always)]
+fn run_task<T: Sample>(
+    task: Task<'_, T>,
+    prepared: &[Prepared],
+    groups: &[Group<'_>],
+    group_of: &[usize],
+    accuracy: Accuracy,
+) {
+    let mut buf = [0.0f64; BLOCK];
+    let mut current = usize::MAX;
+    for out in task.outs {
+        let len = out.lr.len();
+        let (first, last) = (task.first, task.first + len as u64);
+        let g = group_of[out.config];
+        let Group { cycle, spans } = &groups[g];
+        let anneal = cycle.anneal();
+        let in_block = spans.iter().filter_map(|span| {
+            let lo = span.steps.start.max(first);
+            let hi = span.steps.end.min(last);
+            (lo < hi).then(|| (span, (lo - first) as usize..(hi - first) as usize))
+        });
+        if g != current {
+            for (span, at) in in_block.clone() {
+                let (from, b) = (first + at.start as u64, &mut buf[at]);
+                match (anneal, accuracy) {
+                    (Anneal::Cos, Accuracy::Exact) => {
+                        span_factors(Anneal::Cos, Accuracy::Exact, from, span, b);
+                    }
+                    (Anneal::Cos, Accuracy::Fast) => {
+                        span_factors(Anneal::Cos, Accuracy::Fast, from, span, b);
+                    }
+                    (Anneal::Linear, _) => {
+                        span_factors(Anneal::Linear, Accuracy::Exact, from, span, b);
+                    }
+                }
+            }
+            current = g;
+        }
+        let values = &prepared[out.config].1;
+        for (span, at) in in_block {
+            let bounds = cycle.phases()[span.phase].bounds(values);
+            let f = &buf[at.clone()];
+            let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
+            match anneal {
+                Anneal::Cos => apply(Anneal::Cos, bounds, f, l, m),
+                Anneal::Linear => apply(Anneal::Linear, bounds, f, l, m),
+            }
+        }
     }
 }
 
@@ -74,16 +296,8 @@ impl OneCycle {
         momentum: &mut [T],
     ) -> Result<(), Error> {
         let stop = window_stop(start, lr, momentum)?;
-        for span in self.spans(start, stop)? {
-            let bounds = self.phases()[span.phase].bounds(values);
-            let at = (span.steps.start - start) as usize..(span.steps.end - start) as usize;
-            let (l, m) = (&mut lr[at.clone()], &mut momentum[at]);
-            match self.anneal() {
-                Anneal::Cos => fill_span(Anneal::Cos, &span, bounds, l, m),
-                Anneal::Linear => fill_span(Anneal::Linear, &span, bounds, l, m),
-            }
-        }
-        Ok(())
+        let prepared = [(self.clone(), *values)];
+        fill_rows_with(&prepared, start, stop, Accuracy::Exact, lr, momentum, false)
     }
 
     /// Like [`OneCycle::fill`], on all cores when the window has at least
@@ -98,15 +312,9 @@ impl OneCycle {
         lr: &mut [T],
         momentum: &mut [T],
     ) -> Result<(), Error> {
-        if lr.len() < PARALLEL_MIN_STEPS {
-            return self.fill(values, start, lr, momentum);
-        }
         let stop = window_stop(start, lr, momentum)?;
-        self.spans(start, stop)?;
-        lr.par_chunks_mut(CHUNK)
-            .zip(momentum.par_chunks_mut(CHUNK))
-            .enumerate()
-            .try_for_each(|(i, (l, m))| self.fill(values, start + (i * CHUNK) as u64, l, m))
+        let prepared = [(self.clone(), *values)];
+        fill_rows(&prepared, start, stop, Accuracy::Exact, lr, momentum)
     }
 }
 
@@ -144,29 +352,49 @@ pub fn prepare(configs: &[Config], start: u64, stop: u64) -> Result<Vec<Prepared
             }
         }
     };
+    // Configurations that share their phases share the check of the window too.
+    let mut checked: Option<OneCycle> = None;
     configs
         .iter()
         .enumerate()
         .map(|(i, config)| {
             let (cycle, values) = config.build().map_err(|e| wrap(i, e))?;
             config.check_window(start, stop).map_err(|e| wrap(i, e))?;
-            cycle.spans(start, stop).map_err(|e| wrap(i, e))?;
+            if checked.as_ref() != Some(&cycle) {
+                cycle.spans(start, stop).map_err(|e| wrap(i, e))?;
+                checked = Some(cycle.clone());
+            }
             Ok((cycle, values))
         })
         .collect()
 }
 
 /// Fills row `i` of `lr` and `momentum` (rows of `stop - start` steps, one per prepared
-/// configuration) with steps `[start, stop)` of configuration `i`.
+/// configuration) with steps `[start, stop)` of configuration `i`, on all cores when the
+/// output is large enough. Configurations with the same phases share their factors.
 ///
 /// # Errors
-/// [`Error::LengthMismatch`] when the outputs do not hold one row per configuration.
+/// [`Error::LengthMismatch`] when the outputs do not hold one row per configuration,
+/// [`Error::ZeroWidthPhase`] where torch would divide by zero (nothing is written then).
 pub fn fill_rows<T: Sample>(
     prepared: &[Prepared],
     start: u64,
     stop: u64,
+    accuracy: Accuracy,
     lr: &mut [T],
     momentum: &mut [T],
+) -> Result<(), Error> {
+    fill_rows_with(prepared, start, stop, accuracy, lr, momentum, true)
+}
+
+fn fill_rows_with<T: Sample>(
+    prepared: &[Prepared],
+    start: u64,
+    stop: u64,
+    accuracy: Accuracy,
+    lr: &mut [T],
+    momentum: &mut [T],
+    threads: bool,
 ) -> Result<(), Error> {
     let row = stop.saturating_sub(start) as usize;
     let expected = row.saturating_mul(prepared.len());
@@ -176,23 +404,46 @@ pub fn fill_rows<T: Sample>(
             momentum: momentum.len(),
         });
     }
-    if row == 0 {
+    let (groups, group_of) = group(prepared, start, stop)?;
+    if expected == 0 {
         return Ok(());
     }
-    let fill_row = |((cycle, values), (l, m)): (&Prepared, (&mut [T], &mut [T]))| {
-        cycle.fill_parallel(values, start, l, m)
-    };
-    if expected < PARALLEL_MIN_STEPS {
-        prepared
-            .iter()
-            .zip(lr.chunks_mut(row).zip(momentum.chunks_mut(row)))
-            .try_for_each(fill_row)
-    } else {
-        prepared
-            .par_iter()
-            .zip(lr.par_chunks_mut(row).zip(momentum.par_chunks_mut(row)))
-            .try_for_each(fill_row)
+    // Rows in group order, so the rows of one task share the factors as far as possible.
+    let mut order: Vec<usize> = (0..prepared.len()).collect();
+    order.sort_by_key(|&i| group_of[i]);
+    let mut blocks: Vec<_> = lr
+        .chunks_mut(row)
+        .zip(momentum.chunks_mut(row))
+        .map(|(l, m)| l.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)))
+        .collect();
+    let rows_per_task = (TASK_VALUES / row.min(BLOCK)).max(1);
+    let mut tasks = Vec::new();
+    for b in 0..row.div_ceil(BLOCK) {
+        for batch in order.chunks(rows_per_task) {
+            let outs = batch
+                .iter()
+                .filter_map(|&config| {
+                    let (lr, momentum) = blocks[config].next()?;
+                    Some(Out {
+                        config,
+                        lr,
+                        momentum,
+                    })
+                })
+                .collect();
+            tasks.push(Task {
+                first: start + (b * BLOCK) as u64,
+                outs,
+            });
+        }
     }
+    let run = |task| run_task(task, prepared, &groups, &group_of, accuracy);
+    if threads && expected >= PARALLEL_MIN_STEPS {
+        tasks.into_par_iter().for_each(run);
+    } else {
+        tasks.into_iter().for_each(run);
+    }
+    Ok(())
 }
 
 /// `n` values of `T` as a length, or [`Error::TooLarge`] when they cannot be allocated as
@@ -231,12 +482,62 @@ pub fn schedule<T: Sample>(
     start: u64,
     stop: u64,
 ) -> Result<(Vec<T>, Vec<T>), Error> {
+    schedule_with(config, start, stop, Accuracy::Exact)
+}
+
+/// [`schedule`] with the cosine evaluated as `accuracy` says.
+///
+/// # Errors
+/// Any invalid parameter or window, or [`Error::TooLarge`].
+pub fn schedule_with<T: Sample>(
+    config: &Config,
+    start: u64,
+    stop: u64,
+    accuracy: Accuracy,
+) -> Result<(Vec<T>, Vec<T>), Error> {
     let prepared = prepare(std::slice::from_ref(config), start, stop)?;
     let n = u128::from(stop - start);
     let mut lr = try_zeroed("lr", n)?;
     let mut momentum = try_zeroed("momentum", n)?;
-    fill_rows(&prepared, start, stop, &mut lr, &mut momentum)?;
+    fill_rows(&prepared, start, stop, accuracy, &mut lr, &mut momentum)?;
     Ok((lr, momentum))
+}
+
+/// Benchmark support: `f64::cos` of `n` arguments spread over `[0, pi]`, on all cores (in
+/// the same chunks as a schedule), summed so the work cannot be skipped. Its time is the
+/// floor the exact cos schedule is measured against: one platform cosine per step.
+#[must_use]
+pub fn cos_floor(n: usize) -> f64 {
+    let scale = std::f64::consts::PI / n.max(1) as f64;
+    let chunk = |c: usize| {
+        let (lo, len) = (c * BLOCK, BLOCK.min(n - c * BLOCK));
+        let base = lo as f64;
+        (0..len as i32)
+            .map(|k| ((base + f64::from(k)) * scale).cos())
+            .sum::<f64>()
+    };
+    let chunks = n.div_ceil(BLOCK);
+    if n >= PARALLEL_MIN_STEPS {
+        (0..chunks).into_par_iter().map(chunk).sum()
+    } else {
+        (0..chunks).map(chunk).sum()
+    }
+}
+
+/// Benchmark support: writes `1` into both slices on all cores, in blocks as a schedule
+/// is written. With freshly allocated slices, its time is the memory-write floor.
+pub fn write_floor<T: Sample>(lr: &mut [T], momentum: &mut [T]) {
+    let write = |(l, m): (&mut [T], &mut [T])| {
+        l.fill(T::ONE);
+        m.fill(T::ONE);
+    };
+    if lr.len() >= PARALLEL_MIN_STEPS {
+        lr.par_chunks_mut(BLOCK)
+            .zip(momentum.par_chunks_mut(BLOCK))
+            .for_each(write);
+    } else {
+        write((lr, momentum));
+    }
 }
 
 #[cfg(test)]
@@ -322,11 +623,139 @@ mod tests {
         let prepared = prepare(&configs, 10, 4_990).unwrap();
         let n = 4_980;
         let (mut lr, mut m) = (vec![0.0f64; n * 5], vec![0.0f64; n * 5]);
-        fill_rows(&prepared, 10, 4_990, &mut lr, &mut m).unwrap();
+        fill_rows(&prepared, 10, 4_990, Accuracy::Exact, &mut lr, &mut m).unwrap();
         for (i, config) in configs.iter().enumerate() {
             let (l, mo): (Vec<f64>, Vec<f64>) = schedule(config, 10, 4_990).unwrap();
             assert_eq!(lr[i * n..(i + 1) * n], l[..]);
             assert_eq!(m[i * n..(i + 1) * n], mo[..]);
+        }
+    }
+
+    #[test]
+    fn sweeps_share_factors_and_equal_single_schedules() {
+        // Interleaved groups (pct_start alternates), more rows than one task holds, windows
+        // that start and end inside blocks, both strategies, both accuracies, both types.
+        for anneal in [Anneal::Cos, Anneal::Linear] {
+            let configs: Vec<Config> = (0..40)
+                .map(|i| Config {
+                    pct_start: [0.25, 0.3, 0.25 + 1e-12][i % 3],
+                    max_lr: 0.001 * (i + 1) as f64,
+                    base_momentum: 0.8 + 0.001 * i as f64,
+                    three_phase: true,
+                    anneal,
+                    ..Config::new(20_000, 0.1)
+                })
+                .collect();
+            let (start, stop) = (1_000, 20_001);
+            let n = (stop - start) as usize;
+            let prepared = prepare(&configs, start, stop).unwrap();
+            for accuracy in [Accuracy::Exact, Accuracy::Fast] {
+                let (mut lr, mut m) = (vec![0.0f64; n * 40], vec![0.0f64; n * 40]);
+                fill_rows(&prepared, start, stop, accuracy, &mut lr, &mut m).unwrap();
+                let (mut lr32, mut m32) = (vec![0.0f32; n * 40], vec![0.0f32; n * 40]);
+                fill_rows(&prepared, start, stop, accuracy, &mut lr32, &mut m32).unwrap();
+                for (i, config) in configs.iter().enumerate() {
+                    let (l, mo): (Vec<f64>, Vec<f64>) =
+                        schedule_with(config, start, stop, accuracy).unwrap();
+                    let row = i * n..(i + 1) * n;
+                    assert_eq!(lr[row.clone()], l[..], "{i} {accuracy:?}");
+                    assert_eq!(m[row.clone()], mo[..], "{i} {accuracy:?}");
+                    assert!(lr32[row.clone()]
+                        .iter()
+                        .zip(&l)
+                        .all(|(a, b)| *a == *b as f32));
+                    assert!(m32[row].iter().zip(&mo).all(|(a, b)| *a == *b as f32));
+                }
+            }
+        }
+    }
+
+    /// The largest difference between the fast and the exact schedule, in ulp of the
+    /// largest value each output anneals between (lr: max(initial, max, min); momentum:
+    /// max of the momenta).
+    fn fast_error(config: &Config, start: u64, stop: u64) -> f64 {
+        let (_, values) = config.build().unwrap();
+        let scale = |keys: &[Key]| {
+            keys.iter()
+                .map(|k| values.get(*k).abs())
+                .fold(0.0, f64::max)
+        };
+        let lr_scale = scale(&[Key::InitialLr, Key::MaxLr, Key::MinLr]);
+        let m_scale = scale(&[Key::MaxMomentum, Key::BaseMomentum]);
+        let (lr, m): (Vec<f64>, Vec<f64>) =
+            schedule_with(config, start, stop, Accuracy::Exact).unwrap();
+        let (flr, fm): (Vec<f64>, Vec<f64>) =
+            schedule_with(config, start, stop, Accuracy::Fast).unwrap();
+        let ulps = |a: &[f64], b: &[f64], s: f64| {
+            let ulp = f64::from_bits(s.to_bits() + 1) - s;
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs() / ulp)
+                .fold(0.0, f64::max)
+        };
+        ulps(&flr, &lr, lr_scale).max(ulps(&fm, &m, m_scale))
+    }
+
+    #[test]
+    fn fast_mode_equals_the_fast_cosine_step_by_step() {
+        // Blocks in one quadrant take a fused one-kernel loop, others both kernels, the
+        // extra step (pct > 1) the platform cos: each value must be the formula with
+        // fast_cos::cos, step by step.
+        for (total, pct_start, three_phase) in [
+            (100_003, 0.3, false),
+            (5_000, 0.56, true),
+            (10, 0.95, false),
+        ] {
+            let config = Config {
+                pct_start,
+                three_phase,
+                ..Config::new(total, 0.4)
+            };
+            let (cycle, values) = config.build().unwrap();
+            let stop = total as u64 + 1;
+            let (lr, m): (Vec<f64>, Vec<f64>) =
+                schedule_with(&config, 0, stop, Accuracy::Fast).unwrap();
+            for s in 0..stop {
+                let (phase, pct) = cycle.locate(s as i64).unwrap();
+                let factor = if fast_cos::in_domain(pct) {
+                    fast_cos::cos(fast_cos::argument(pct)) + 1.0
+                } else {
+                    Anneal::Cos.factor(pct)
+                };
+                let [lr0, lr1, m0, m1] = cycle.phases()[phase].bounds(&values);
+                let want = (
+                    Anneal::Cos.interpolate(lr0, lr1, factor),
+                    Anneal::Cos.interpolate(m0, m1, factor),
+                );
+                assert_eq!(
+                    (lr[s as usize], m[s as usize]),
+                    want,
+                    "step {s} of {config:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_mode_stays_within_its_bound() {
+        for (total, pct, three) in [
+            (1_000_003, 0.3, false),
+            (777_777, 0.45, true),
+            (10, 0.95, false),
+        ] {
+            for anneal in [Anneal::Cos, Anneal::Linear] {
+                let config = Config {
+                    pct_start: pct,
+                    three_phase: three,
+                    anneal,
+                    ..Config::new(total, 0.7)
+                };
+                let err = fast_error(&config, 0, total as u64 + 1);
+                assert!(err <= FAST_MAX_ULP, "{config:?}: {err} ulp");
+                if anneal == Anneal::Linear {
+                    assert_eq!(err, 0.0);
+                }
+            }
         }
     }
 
@@ -381,7 +810,7 @@ mod tests {
             Err(Error::LengthMismatch { .. })
         ));
         let prepared = prepare(&[Config::new(10, 0.1)], 0, 5).unwrap();
-        assert!(fill_rows(&prepared, 0, 5, &mut a, &mut b).is_err());
+        assert!(fill_rows(&prepared, 0, 5, Accuracy::Exact, &mut a, &mut b).is_err());
         let (mut c, mut d) = (vec![0.0f64; 3], vec![0.0f64; 3]);
         let err = cycle
             .fill(&values, u64::MAX - 1, &mut c, &mut d)

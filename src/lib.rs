@@ -4,7 +4,9 @@
 //!
 //! - [`cycle`]: the phase layout and the formula, one step at a time.
 //! - [`fill`]: whole windows of steps and broadcast sweeps, written into caller-provided
-//!   slices, on all cores when the window is large enough for threads to pay.
+//!   slices in blocks, on all cores when the output is large enough for threads to pay;
+//!   configurations with the same phases share one cosine per step.
+//! - [`fast_cos`]: the vectorisable cosine of [`Accuracy::Fast`] (opt-in, not bit-exact).
 //!
 //! Nothing here knows about Python; the `python` feature adds the `onecycle._core` binding.
 //!
@@ -27,6 +29,7 @@
 
 pub mod cycle;
 pub mod error;
+pub mod fast_cos;
 pub mod fill;
 
 #[cfg(feature = "python")]
@@ -34,4 +37,4 @@ mod python;
 
 pub use cycle::{Anneal, Config, Key, Layout, OneCycle, Phase, Values};
 pub use error::Error;
-pub use fill::{schedule, Sample};
+pub use fill::{schedule, schedule_with, Accuracy, Sample, FAST_MAX_ULP};

@@ -2,15 +2,18 @@
 //! while attached to the interpreter; numpy allocates the outputs, and the fill writes
 //! straight into them detached (GIL released).
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyMemoryError, PyValueError};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
 use crate::error::Error;
-use crate::fill::{alloc_len, fill_rows, prepare, Prepared, Sample};
+use crate::fill::{
+    alloc_len, cos_floor, fill_rows, prepare, write_floor, Accuracy, Prepared, Sample,
+};
 
 /// The one place core errors become Python exceptions.
 fn to_py_err(e: &Error) -> PyErr {
@@ -32,10 +35,24 @@ fn parse_anneal(name: &str) -> PyResult<Anneal> {
 type Arrays<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 /// A float parameter: one value for every configuration, or one per configuration.
-#[derive(FromPyObject)]
 enum Column<'py> {
     Array(PyReadonlyArray1<'py, f64>),
     Scalar(f64),
+}
+
+impl<'py> FromPyObject<'_, 'py> for Column<'py> {
+    type Error = PyErr;
+
+    /// A float or int first (the common case, and cheap), else a 1-d float64 array.
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return Ok(Column::Scalar(f.value()));
+        }
+        if obj.is_exact_instance_of::<PyInt>() {
+            return Ok(Column::Scalar(obj.extract()?));
+        }
+        Ok(Column::Array(obj.extract()?))
+    }
 }
 
 impl Column<'_> {
@@ -62,10 +79,10 @@ fn zeros<'py, T: Sample + numpy::Element>(
     what: &'static str,
     n: u128,
 ) -> PyResult<Bound<'py, PyArray1<T>>> {
+    static NUMPY_ZEROS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let len = alloc_len::<T>(what, n).map_err(|e| to_py_err(&e))?;
-    let array = py
-        .import("numpy")?
-        .getattr("zeros")?
+    let array = NUMPY_ZEROS
+        .import(py, "numpy", "zeros")?
         .call1((len, numpy::dtype::<T>(py)))
         .map_err(|e| {
             if e.is_instance_of::<PyMemoryError>(py) {
@@ -77,34 +94,69 @@ fn zeros<'py, T: Sample + numpy::Element>(
     Ok(array.cast_into::<PyArray1<T>>()?)
 }
 
+/// Borrows `array` (any shape, C-contiguous, writeable, `n` values of `T`) as the
+/// output `what`; the Python side has checked all this with clearer messages already.
+fn output<'py, T: Sample + numpy::Element>(
+    array: &Bound<'py, PyAny>,
+    what: &str,
+    n: usize,
+) -> PyResult<numpy::PyReadwriteArrayDyn<'py, T>> {
+    let array = array.cast::<PyArrayDyn<T>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "out: the {what} array must be a numpy array of dtype {}",
+            numpy::dtype::<T>(array.py())
+        ))
+    })?;
+    if array.len() != n || !array.is_c_contiguous() {
+        return Err(PyValueError::new_err(format!(
+            "out: the {what} array must be C-contiguous with {n} values"
+        )));
+    }
+    array
+        .try_readwrite()
+        .map_err(|e| PyValueError::new_err(format!("out: the {what} array: {e}")))
+}
+
 fn fill_arrays<'py, T: Sample + numpy::Element>(
     py: Python<'py>,
     prepared: &[Prepared],
     start: u64,
     stop: u64,
+    accuracy: Accuracy,
+    out: Option<Arrays<'py>>,
 ) -> PyResult<Arrays<'py>> {
     let n = u128::from(stop - start) * prepared.len() as u128;
-    let lr = zeros::<T>(py, "lr", n)?;
-    let momentum = zeros::<T>(py, "momentum", n)?;
+    let (lr, momentum) = match out {
+        Some(arrays) => arrays,
+        None => (
+            zeros::<T>(py, "lr", n)?.into_any(),
+            zeros::<T>(py, "momentum", n)?.into_any(),
+        ),
+    };
     {
-        let mut lr_view = lr.readwrite();
-        let mut momentum_view = momentum.readwrite();
+        let len = alloc_len::<T>("lr", n).map_err(|e| to_py_err(&e))?;
+        let mut lr_view = output::<T>(&lr, "lr", len)?;
+        // Fails (BorrowError) when the two outputs overlap.
+        let mut momentum_view = output::<T>(&momentum, "momentum", len)?;
         let (l, m) = (lr_view.as_slice_mut()?, momentum_view.as_slice_mut()?);
-        py.detach(|| fill_rows(prepared, start, stop, l, m))
+        py.detach(|| fill_rows(prepared, start, stop, accuracy, l, m))
             .map_err(|e| to_py_err(&e))?;
     }
-    Ok((lr.into_any(), momentum.into_any()))
+    Ok((lr, momentum))
 }
 
 /// Steps `[start, stop)` of one schedule per configuration, as two flat arrays of
 /// `count * (stop - start)` values (row `i` is configuration `i`). Each float parameter is
 /// a float (shared by every configuration) or a 1-d float64 array with one value per
 /// configuration, all arrays of one length `count` (1 when all are floats);
-/// `onecycle.schedule` broadcasts them.
+/// `onecycle.schedule` broadcasts them. `exact=False` uses the fast cosine. `out`: two
+/// C-contiguous, writeable, non-overlapping arrays of `count * (stop - start)` values of
+/// the output type, filled and returned instead of new ones.
 #[pyfunction]
 #[pyo3(signature = (
     *, total_steps, start, stop, three_phase, anneal_strategy, float32,
-    max_lr, pct_start, div_factor, final_div_factor, base_momentum, max_momentum
+    max_lr, pct_start, div_factor, final_div_factor, base_momentum, max_momentum,
+    exact=true, out=None
 ))]
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::needless_pass_by_value)]
@@ -122,6 +174,8 @@ fn schedule<'py>(
     final_div_factor: Column<'py>,
     base_momentum: Column<'py>,
     max_momentum: Column<'py>,
+    exact: bool,
+    out: Option<Arrays<'py>>,
 ) -> PyResult<Arrays<'py>> {
     let anneal = parse_anneal(anneal_strategy)?;
     let columns = [
@@ -152,11 +206,56 @@ fn schedule<'py>(
             three_phase,
         })
         .collect();
+    // Release the parameters' read borrows: an output may be one of those arrays.
+    drop((
+        max_lr,
+        pct_start,
+        div_factor,
+        final_div_factor,
+        base_momentum,
+        max_momentum,
+    ));
     let prepared = prepare(&configs, start, stop).map_err(|e| to_py_err(&e))?;
-    if float32 {
-        fill_arrays::<f32>(py, &prepared, start, stop)
+    let accuracy = if exact {
+        Accuracy::Exact
     } else {
-        fill_arrays::<f64>(py, &prepared, start, stop)
+        Accuracy::Fast
+    };
+    if float32 {
+        fill_arrays::<f32>(py, &prepared, start, stop, accuracy, out)
+    } else {
+        fill_arrays::<f64>(py, &prepared, start, stop, accuracy, out)
+    }
+}
+
+/// Benchmark support, not API: `f64::cos` of `n` arguments over `[0, pi]` on all cores,
+/// summed (the floor of an exact cos schedule), with the GIL released.
+#[pyfunction]
+fn _cos_floor(py: Python<'_>, n: usize) -> f64 {
+    py.detach(|| cos_floor(n))
+}
+
+/// Benchmark support, not API: two new arrays of `n` values (float32 or float64),
+/// allocated as `schedule` allocates its outputs and filled with 1.0 on all cores, with
+/// the GIL released (the memory-write floor of a schedule).
+#[pyfunction]
+fn _write_floor(py: Python<'_>, n: usize, float32: bool) -> PyResult<Arrays<'_>> {
+    fn fill<T: Sample + numpy::Element>(py: Python<'_>, n: usize) -> PyResult<Arrays<'_>> {
+        let (lr, momentum) = (
+            zeros::<T>(py, "lr", n as u128)?,
+            zeros::<T>(py, "momentum", n as u128)?,
+        );
+        {
+            let (mut l, mut m) = (lr.readwrite(), momentum.readwrite());
+            let (l, m) = (l.as_slice_mut()?, m.as_slice_mut()?);
+            py.detach(|| write_floor(l, m));
+        }
+        Ok((lr.into_any(), momentum.into_any()))
+    }
+    if float32 {
+        fill::<f32>(py, n)
+    } else {
+        fill::<f64>(py, n)
     }
 }
 
@@ -439,12 +538,13 @@ mod core_module {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use super::{schedule, PyCycle};
+    use super::{_cos_floor, _write_floor, schedule, PyCycle};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("PARALLEL_MIN_STEPS", crate::fill::PARALLEL_MIN_STEPS)?;
+        m.add("FAST_MAX_ULP", crate::fill::FAST_MAX_ULP)?;
         Ok(())
     }
 

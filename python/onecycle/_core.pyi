@@ -9,6 +9,7 @@ __all__ = ["PARALLEL_MIN_STEPS", "Cycle", "__version__", "schedule", "threads"]
 
 __version__: str
 PARALLEL_MIN_STEPS: int
+FAST_MAX_ULP: float
 
 _Row = tuple[float, str, str, str, str]
 
@@ -26,6 +27,12 @@ def schedule(
     final_div_factor: float | npt.NDArray[np.float64],
     base_momentum: float | npt.NDArray[np.float64],
     max_momentum: float | npt.NDArray[np.float64],
+    exact: bool = True,
+    out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
+def _cos_floor(n: int) -> float: ...
+def _write_floor(
+    n: int, float32: bool
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 
 @final

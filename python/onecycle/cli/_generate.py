@@ -38,10 +38,11 @@ def fill(config: Config, start: int, stop: int, lr: Array, momentum: Array, dtyp
     """Write steps ``[start, stop)`` of ``config``'s schedule into ``lr`` and ``momentum``.
 
     The one place the command computes values: every format fills its windows here, into
-    a reused buffer of a window's length, and writes them out from there. ``lr`` and
-    ``momentum`` are contiguous views of shape ``(stop - start,)``.
+    a reused buffer of a window's length (``out=``: no array is allocated per window), and
+    writes them out from there. ``lr`` and ``momentum`` are contiguous views of shape
+    ``(stop - start,)`` and dtype ``dtype``.
     """
-    lr[...], momentum[...] = schedule(**config.kwargs(), start=start, stop=stop, dtype=dtype)
+    schedule(**config.kwargs(), start=start, stop=stop, dtype=dtype, out=(lr, momentum))
 
 
 class Progress(Protocol):

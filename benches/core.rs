@@ -1,0 +1,89 @@
+//! Criterion benchmarks of the Rust core: `cargo bench` (or `cargo bench -- NAME`).
+//!
+//! Each group compares a fill with its floor on the same machine: the exact cos schedule
+//! with one `f64::cos` per step on all cores, the linear and fast schedules with writing
+//! the two outputs, a sweep with the same schedules filled one by one.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use onecycle::fill::{cos_floor, fill_rows, prepare, write_floor, Accuracy};
+use onecycle::{Anneal, Config};
+
+const STEPS: u64 = 1_000_000;
+
+fn single(c: &mut Criterion) {
+    let mut group = c.benchmark_group("schedule 1M steps");
+    group.throughput(Throughput::Elements(STEPS));
+    group.sample_size(20);
+    let n = STEPS as usize;
+    let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
+    let (mut lr32, mut m32) = (vec![0.0f32; n], vec![0.0f32; n]);
+    for (name, anneal, accuracy) in [
+        ("cos exact", Anneal::Cos, Accuracy::Exact),
+        ("cos fast", Anneal::Cos, Accuracy::Fast),
+        ("linear", Anneal::Linear, Accuracy::Exact),
+    ] {
+        let config = Config {
+            anneal,
+            ..Config::new(STEPS as i64, 0.1)
+        };
+        let prepared = prepare(&[config], 0, STEPS).unwrap();
+        group.bench_function(BenchmarkId::new(name, "f64"), |b| {
+            b.iter(|| fill_rows(&prepared, 0, STEPS, accuracy, &mut lr, &mut m).unwrap());
+        });
+        group.bench_function(BenchmarkId::new(name, "f32"), |b| {
+            b.iter(|| fill_rows(&prepared, 0, STEPS, accuracy, &mut lr32, &mut m32).unwrap());
+        });
+    }
+    group.bench_function("floor: f64::cos per step", |b| {
+        b.iter(|| cos_floor(black_box(n)));
+    });
+    group.bench_function(BenchmarkId::new("floor: write", "f64"), |b| {
+        b.iter(|| write_floor(&mut lr, &mut m));
+    });
+    group.bench_function(BenchmarkId::new("floor: write", "f32"), |b| {
+        b.iter(|| write_floor(&mut lr32, &mut m32));
+    });
+    group.finish();
+}
+
+fn sweep(c: &mut Criterion) {
+    const ROWS: usize = 64;
+    const SWEEP_STEPS: u64 = 100_000;
+    let mut group = c.benchmark_group("sweep 64 max_lr x 100k steps");
+    group.throughput(Throughput::Elements(ROWS as u64 * SWEEP_STEPS));
+    group.sample_size(20);
+    let configs: Vec<Config> = (1..=ROWS)
+        .map(|i| Config::new(SWEEP_STEPS as i64, 0.01 * i as f64))
+        .collect();
+    let n = SWEEP_STEPS as usize;
+    let (mut lr, mut m) = (vec![0.0f64; n * ROWS], vec![0.0f64; n * ROWS]);
+    let prepared = prepare(&configs, 0, SWEEP_STEPS).unwrap();
+    group.bench_function("one call", |b| {
+        b.iter(|| fill_rows(&prepared, 0, SWEEP_STEPS, Accuracy::Exact, &mut lr, &mut m).unwrap());
+    });
+    let singles: Vec<_> = configs
+        .iter()
+        .map(|c| prepare(std::slice::from_ref(c), 0, SWEEP_STEPS).unwrap())
+        .collect();
+    group.bench_function("64 calls", |b| {
+        b.iter(|| {
+            for (p, (l, mo)) in singles.iter().zip(lr.chunks_mut(n).zip(m.chunks_mut(n))) {
+                fill_rows(p, 0, SWEEP_STEPS, Accuracy::Exact, l, mo).unwrap();
+            }
+        });
+    });
+    group.finish();
+}
+
+fn small(c: &mut Criterion) {
+    let prepared = prepare(&[Config::new(1_000, 0.1)], 0, 1_000).unwrap();
+    let (mut lr, mut m) = (vec![0.0f64; 1_000], vec![0.0f64; 1_000]);
+    c.bench_function("schedule 1,000 steps (one thread)", |b| {
+        b.iter(|| fill_rows(&prepared, 0, 1_000, Accuracy::Exact, &mut lr, &mut m).unwrap());
+    });
+}
+
+criterion_group!(benches, single, sweep, small);
+criterion_main!(benches);

@@ -37,6 +37,22 @@ def test_out_takes_its_dtype_and_sweep_shapes() -> None:
     assert_bits_equal(got.momentum, want.momentum)
 
 
+def test_out_is_not_held_to_the_memory_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory check guards the outputs schedule() would allocate; arrays given with
+    out= (a memmap may be larger than memory) already exist and are filled as they are."""
+    from onecycle import _schedule
+
+    monkeypatch.setattr(_schedule, "_MEMORY", 10_000)  # bytes: less than two 1,000-step arrays
+    with pytest.raises(MemoryError, match="lr needs 1000 values"):
+        onecycle.schedule(1_000, 0.1)
+    lr, momentum = np.empty(1_000), np.empty(1_000)
+    onecycle.schedule(1_000, 0.1, out=(lr, momentum))
+    monkeypatch.undo()
+    want = onecycle.schedule(1_000, 0.1)
+    assert_bits_equal(lr, want.lr)
+    assert_bits_equal(momentum, want.momentum)
+
+
 def test_memmap_window_by_window_equals_torch(tmp_path: object) -> None:
     """A schedule written to disk in windows (as one larger than memory would be) equals
     the whole schedule, and torch."""

@@ -85,7 +85,8 @@ _MEMORY = _physical_memory()
 def _check_fits(configs: int, steps: int, itemsize: int, params: int) -> None:
     """MemoryError, before anything is allocated, for outputs (and broadcast parameter
     columns) larger than the machine's memory. Where the kernel overcommits, such an
-    allocation could succeed and the fill would then exhaust the memory."""
+    allocation could succeed and the fill would then exhaust the memory. ``itemsize`` is
+    0 when the caller's ``out=`` arrays (a memmap, perhaps larger than memory) are filled."""
     values = configs * steps
     columns = params * 8 * configs if configs > 1 else 0
     need = 2 * values * itemsize + columns
@@ -243,7 +244,7 @@ def schedule(
         except ValueError as e:
             shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
             raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
-    _check_fits(math.prod(shape), stop - start, out_dtype.itemsize, len(given))
+    _check_fits(math.prod(shape), stop - start, out_dtype.itemsize if out is None else 0, len(given))
     if params is not None:
         columns = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
     steps = stop - start

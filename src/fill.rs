@@ -74,7 +74,7 @@ impl Sample for f32 {
 #[inline(always)]
 fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(f64) -> f64) {
     let len = out.len() as u64;
-    if first + len <= 1 << 53 {
+    if first.saturating_add(len) <= 1 << 53 {
         // Every step is exact in f64 here, so `first as f64 + k` is the conversion of the
         // step; this form vectorises.
         let base = first as f64;
@@ -82,7 +82,8 @@ fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(
             *p = then(((base + f64::from(k)) - start_step) / width);
         }
     } else {
-        for (s, p) in (first..).zip(out.iter_mut()) {
+        // `out` first: the steps are not advanced past the last one (u64::MAX at most).
+        for (p, s) in out.iter_mut().zip(first..) {
             *p = then((s as f64 - start_step) / width);
         }
     }

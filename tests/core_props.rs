@@ -9,7 +9,7 @@
 use std::f64::consts::PI;
 
 use onecycle::fill::{alloc_len, fill_rows, prepare, try_zeroed, PARALLEL_MIN_STEPS};
-use onecycle::{schedule, Anneal, Config, Error, Key, OneCycle, Phase, Values};
+use onecycle::{schedule, Accuracy, Anneal, Config, Error, Key, OneCycle, Phase, Values};
 use proptest::prelude::*;
 
 // --- the oracle: torch's `get_lr`, one step at a time ------------------------------------
@@ -416,10 +416,10 @@ fn outputs_of_the_wrong_length_and_overflowing_windows_are_errors() {
     );
     // fill_rows: one row per prepared configuration, or an error.
     let prepared = prepare(&[Config::new(100, 0.1), Config::new(100, 0.2)], 0, 3).unwrap();
-    assert!(fill_rows(&prepared, 0, 3, &mut lr, &mut m).is_err());
+    assert!(fill_rows(&prepared, 0, 3, Accuracy::Exact, &mut lr, &mut m).is_err());
     let (mut lr6, mut m6b) = (vec![0.0f64; 6], vec![0.0f64; 6]);
-    assert!(fill_rows(&prepared, 0, 3, &mut lr6, &mut m6b).is_ok());
-    assert!(fill_rows(&prepared, 3, 0, &mut lr6, &mut m6b).is_err());
+    assert!(fill_rows(&prepared, 0, 3, Accuracy::Exact, &mut lr6, &mut m6b).is_ok());
+    assert!(fill_rows(&prepared, 3, 0, Accuracy::Exact, &mut lr6, &mut m6b).is_err());
     // An empty phase list cannot make a schedule.
     let message = OneCycle::from_phases(Vec::new(), Anneal::Cos)
         .unwrap_err()
@@ -621,7 +621,7 @@ proptest! {
         };
         let n = len as usize * configs.len();
         let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
-        fill_rows(&prepared, start, stop, &mut lr, &mut m).unwrap();
+        fill_rows(&prepared, start, stop, Accuracy::Exact, &mut lr, &mut m).unwrap();
         for (i, config) in configs.iter().enumerate() {
             let (l, mo) = schedule::<f64>(config, start, stop).unwrap();
             let row = i * len as usize..(i + 1) * len as usize;
@@ -629,19 +629,21 @@ proptest! {
         }
     }
 
-    /// fill_rows given any window and any output lengths: a result or an error, never a
-    /// panic.
+    /// fill_rows given any window, any output lengths and either accuracy: a result or an
+    /// error, never a panic.
     #[test]
     fn fill_rows_takes_any_window(
         configs in prop::collection::vec(config(), 1..3),
         (start, stop) in window(1000),
         extra in 0..3usize,
+        fast in any::<bool>(),
     ) {
+        let accuracy = if fast { Accuracy::Fast } else { Accuracy::Exact };
         let Ok(prepared) = prepare(&configs, 0, 0) else { return Ok(()); };
         let row = stop.saturating_sub(start).min(1000) as usize;
         let n = row * prepared.len() + extra;
         let (mut lr, mut m) = (vec![0.0f32; n], vec![0.0f32; n]);
-        let result = fill_rows(&prepared, start, stop, &mut lr, &mut m);
+        let result = fill_rows(&prepared, start, stop, accuracy, &mut lr, &mut m);
         if extra > 0 {
             prop_assert!(result.is_err());
         }

@@ -5,7 +5,16 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PARALLEL_MIN_STEPS", "Cycle", "__version__", "schedule", "threads"]
+__all__ = [
+    "FAST_MAX_ULP",
+    "PARALLEL_MIN_STEPS",
+    "Cycle",
+    "__version__",
+    "_cos_floor",
+    "_write_floor",
+    "schedule",
+    "threads",
+]
 
 __version__: str
 PARALLEL_MIN_STEPS: int

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from hypothesis import strategies as st
 from onecycle import OneCycleLR
@@ -51,6 +52,14 @@ def same(a: Any, b: Any) -> bool:
         # Compare the bits, as for floats: -0.0 != 0.0, and a nan equals the same nan.
         as_int = {8: torch.int64, 4: torch.int32, 2: torch.int16}[a.element_size()]
         return bool(torch.equal(a.detach().contiguous().view(as_int), b.detach().contiguous().view(as_int)))
+    if isinstance(a, np.ndarray):
+        # Group values become arrays when a list argument meets a numpy scalar in torch's
+        # arithmetic (initial_lr / final_div_factor with final_div_factor=[]).
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype.hasobject:
+            return same(a.tolist(), b.tolist())
+        return a.tobytes() == b.tobytes()
     return bool(a == b)
 
 

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "### Using it with Lightning, accelerate and transformers"
 OURS = "from onecycle import OneCycleLR\n"
@@ -36,3 +39,17 @@ def run_snippet(code: str, which: Which, namespace: dict[str, Any]) -> dict[str,
     namespace.setdefault("__name__", f"readme_snippet_{which}")
     exec(compile(code, f"README.md ({which})", "exec"), namespace)
     return namespace
+
+
+def torch_lrs_by_hand(model: torch.nn.Module, steps: int, **kwargs: Any) -> list[float]:
+    """torch's scheduler over AdamW (the snippets' optimizer) with `kwargs`, stepped by hand
+    once per optimizer step: the rate in effect at each of `steps` steps, then the one
+    after the last."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scheduler = TorchOneCycleLR(optimizer, **kwargs)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    return [*lrs, scheduler.get_last_lr()[0]]

@@ -19,7 +19,7 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState, GradientState
 from parity import same
-from snippets import WHICH, Which, readme_snippet, run_snippet
+from snippets import WHICH, Which, readme_snippet, run_snippet, torch_lrs_by_hand
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
 SNIPPET = readme_snippet("from accelerate import Accelerator")
@@ -120,14 +120,9 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
 def torch_lrs() -> list[float]:
     """torch's scheduler with the snippet's arguments, stepped by hand once per optimizer
     step: the rate in effect at each step, and after the last one."""
-    optimizer = torch.optim.AdamW(model().parameters(), lr=1e-4)
-    scheduler = TorchOneCycleLR(optimizer, max_lr=0.01, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)
-    lrs = []
-    for _ in range(EPOCHS * STEPS_PER_EPOCH):
-        lrs.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    return [*lrs, scheduler.get_last_lr()[0]]
+    return torch_lrs_by_hand(
+        model(), EPOCHS * STEPS_PER_EPOCH, max_lr=0.01, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH
+    )
 
 
 def test_readme_snippet_uses_onecycle(train: Train) -> None:

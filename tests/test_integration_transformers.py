@@ -20,7 +20,7 @@ import onecycle
 import torch
 import transformers
 from parity import same
-from snippets import WHICH, Which, readme_snippet, run_snippet
+from snippets import WHICH, Which, readme_snippet, run_snippet, torch_lrs_by_hand
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 from transformers import GPT2Config, GPT2LMHeadModel, TrainingArguments
 
@@ -115,14 +115,7 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
 def torch_lrs() -> list[float]:
     """torch's scheduler with the snippet's arguments, stepped by hand: the rate of each of
     the STEPS optimizer steps, then the one after the last."""
-    optimizer = torch.optim.AdamW(model().parameters(), lr=1e-4)
-    scheduler = TorchOneCycleLR(optimizer, max_lr=1e-3, total_steps=STEPS)
-    lrs = []
-    for _ in range(STEPS):
-        lrs.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    return [*lrs, scheduler.get_last_lr()[0]]
+    return torch_lrs_by_hand(model(), STEPS, max_lr=1e-3, total_steps=STEPS)
 
 
 def test_readme_snippet_uses_onecycle(train: Train) -> None:

@@ -80,14 +80,22 @@ def add_schedule_options(parser: argparse.ArgumentParser, *, sweep_steps: bool) 
         metavar="N",
         help="steps in the cycle (default: 10000)",
     )
-    floats = (
+
+    def floats(*options: tuple[str, float, str]) -> None:
+        for flag, default, text in options:
+            group.add_argument(
+                flag,
+                type=float,
+                nargs="+",
+                default=[default],
+                metavar="X",
+                help=f"{text} (default: {default})",
+            )
+
+    floats(
         ("--max-lr", 0.01, "peak learning rate"),
         ("--pct-start", 0.3, "fraction of the cycle spent raising the learning rate"),
     )
-    for flag, default, text in floats:
-        group.add_argument(
-            flag, type=float, nargs="+", default=[default], metavar="X", help=f"{text} (default: {default})"
-        )
     group.add_argument(
         "--anneal-strategy",
         choices=("cos", "linear"),
@@ -95,16 +103,12 @@ def add_schedule_options(parser: argparse.ArgumentParser, *, sweep_steps: bool) 
         default=["cos"],
         help="annealing between the phase ends (default: cos)",
     )
-    more = (
+    floats(
         ("--base-momentum", 0.85, "momentum at the learning-rate peak"),
         ("--max-momentum", 0.95, "momentum at both ends"),
         ("--div-factor", 25.0, "initial_lr = max_lr / div_factor"),
         ("--final-div-factor", 1e4, "min_lr = initial_lr / final_div_factor"),
     )
-    for flag, default, text in more:
-        group.add_argument(
-            flag, type=float, nargs="+", default=[default], metavar="X", help=f"{text} (default: {default})"
-        )
     group.add_argument(
         "--three-phase",
         type=_boolean,

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use crate::cycle::{Anneal, Config, Key, OneCycle, Span, Values};
 use crate::error::Error;
 use crate::fast_cos;
+use crate::simd::{Kernel, Level};
 
 /// Below this many values per output, everything is filled on the calling thread: threads
 /// cost more than they save.
@@ -68,25 +69,39 @@ impl Sample for f32 {
     }
 }
 
-/// `out[k] = then(pct)` with `pct = (s as f64 - start_step) / width` for the steps
-/// `s = first + k`: torch's `pct`, with the int step converted to float as Python converts
-/// it (to nearest). `then` is inlined into the loop.
+/// `then(item_k, pct)` for the items of `items` and the steps `s = first + k`, with
+/// `pct = (s as f64 - start_step) / width`: torch's `pct`, with the int step converted to
+/// float as Python converts it (to nearest). `then` is inlined into the loop.
 #[inline(always)]
-fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(f64) -> f64) {
-    let len = out.len() as u64;
+fn each_pct<I: ExactSizeIterator>(
+    first: u64,
+    start_step: f64,
+    width: f64,
+    items: I,
+    mut then: impl FnMut(I::Item, f64),
+) {
+    let len = items.len() as u64;
     if first.saturating_add(len) <= 1 << 53 {
         // Every step is exact in f64 here, so `first as f64 + k` is the conversion of the
         // step; this form vectorises.
         let base = first as f64;
-        for (k, p) in (0i32..).zip(out.iter_mut()) {
-            *p = then(((base + f64::from(k)) - start_step) / width);
+        for (k, item) in (0i32..).zip(items) {
+            then(item, ((base + f64::from(k)) - start_step) / width);
         }
     } else {
-        // `out` first: the steps are not advanced past the last one (u64::MAX at most).
-        for (p, s) in out.iter_mut().zip(first..) {
-            *p = then((s as f64 - start_step) / width);
+        // `items` first: the steps are not advanced past the last one (u64::MAX at most).
+        for (item, s) in items.zip(first..) {
+            then(item, (s as f64 - start_step) / width);
         }
     }
+}
+
+/// `out[k] = then(pct)` for the steps `first + k` (see [`each_pct`]).
+#[inline(always)]
+fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(f64) -> f64) {
+    each_pct(first, start_step, width, out.iter_mut(), |p, pct| {
+        *p = then(pct);
+    });
 }
 
 /// The [`Anneal::factor`] of each step `first + k` of one span into `out[k]`. `anneal`
@@ -107,50 +122,42 @@ fn span_factors(anneal: Anneal, accuracy: Accuracy, first: u64, span: &Span, out
     }
 }
 
+/// The quadrant (see [`fast_cos::quadrant`]) that the arguments of every `pct` between
+/// `a` and `b` lie in, if they all lie in one inside the fast cosine's domain: then the
+/// loop needs one kernel, not both. pct is monotonic in the step, so the first and the
+/// last step of a run bound it.
+#[inline(always)]
+fn one_quadrant(a: f64, b: f64) -> Option<u8> {
+    let quadrant = |p: f64| fast_cos::quadrant(fast_cos::argument(p)) as u8;
+    if fast_cos::in_domain(a) && fast_cos::in_domain(b) && quadrant(a) == quadrant(b) {
+        Some(quadrant(a))
+    } else {
+        None
+    }
+}
+
 /// Turns the `pct` values in `buf` into [`Anneal::factor`]s of the cos strategy, with the
 /// fast cosine.
 #[inline(always)]
 fn fast_factors(buf: &mut [f64]) {
-    // pct is monotonic in the step, so the ends bound the whole buffer.
-    let inside = match (buf.first(), buf.last()) {
-        (Some(&a), Some(&b)) => fast_cos::in_domain(a) && fast_cos::in_domain(b),
-        _ => true,
+    let one = match (buf.first(), buf.last()) {
+        (Some(&a), Some(&b)) => one_quadrant(a, b),
+        _ => None,
     };
-    if inside {
-        // Most buffers lie in one quadrant: then one kernel, not both, is evaluated.
-        // On [0, pi] the quadrant is 0, 1 or 2.
-        let quadrant =
-            |f: Option<&f64>| f.map(|&p| fast_cos::quadrant(fast_cos::argument(p)) as u8);
-        let (q_first, q_last) = (quadrant(buf.first()), quadrant(buf.last()));
-        let one = if q_first == q_last { q_first } else { None };
-        match one {
-            Some(0) => fast_factors_in::<0>(buf),
-            Some(1) => fast_factors_in::<1>(buf),
-            Some(2) => fast_factors_in::<2>(buf),
-            _ => {
-                for f in buf.iter_mut() {
-                    *f = fast_cos::cos(fast_cos::argument(*f)) + 1.0;
-                }
-            }
-        }
-    } else {
-        // Only the step past the end (or a phase of negative width) leaves [0, 1].
-        for f in buf.iter_mut() {
-            *f = if fast_cos::in_domain(*f) {
-                fast_cos::cos(fast_cos::argument(*f)) + 1.0
-            } else {
-                Anneal::Cos.factor(*f)
-            };
-        }
+    // On [0, pi] the quadrant is 0, 1 or 2.
+    match one {
+        Some(0) => map_in_place(buf, fast_factor_in::<0>),
+        Some(1) => map_in_place(buf, fast_factor_in::<1>),
+        Some(2) => map_in_place(buf, fast_factor_in::<2>),
+        _ => map_in_place(buf, fast_factor),
     }
 }
 
-/// [`fast_factors`] for `pct` values whose arguments all lie in quadrant `Q` (see
-/// [`fast_cos::quadrant`]).
+/// `buf[k] = f(buf[k])`, with `f` inlined into the loop.
 #[inline(always)]
-fn fast_factors_in<const Q: u8>(buf: &mut [f64]) {
-    for f in buf.iter_mut() {
-        *f = fast_cos::cos_in(Q, fast_cos::argument(*f)) + 1.0;
+fn map_in_place(buf: &mut [f64], f: impl Fn(f64) -> f64) {
+    for x in buf.iter_mut() {
+        *x = f(*x);
     }
 }
 
@@ -172,6 +179,83 @@ fn apply<T: Sample>(
         *l = T::from_f64(anneal.apply(lr_c, f));
         *m = T::from_f64(anneal.apply(m_c, f));
     }
+}
+
+/// One configuration's steps `first + k` of one span: the factor and the rest of the
+/// formula in one loop, so each step's stores overlap the next step's work (the libm call,
+/// for exact cos) instead of waiting in a pass of their own. `factor` is inlined.
+#[inline(always)]
+fn fused<T: Sample>(
+    anneal: Anneal,
+    first: u64,
+    span: &Span,
+    [lr_start, lr_end, m_start, m_end]: [f64; 4],
+    lr: &mut [T],
+    momentum: &mut [T],
+    factor: impl Fn(f64) -> f64,
+) {
+    let (lr_c, m_c) = (
+        anneal.coefficients(lr_start, lr_end),
+        anneal.coefficients(m_start, m_end),
+    );
+    let outs = lr.iter_mut().zip(momentum.iter_mut());
+    each_pct(first, span.start_step, span.width, outs, |(l, m), pct| {
+        let f = factor(pct);
+        *l = T::from_f64(anneal.apply(lr_c, f));
+        *m = T::from_f64(anneal.apply(m_c, f));
+    });
+}
+
+/// [`fused`] with each strategy's and accuracy's factor, one loop per combination (for
+/// the fast cosine, one per quadrant when the span's steps share one, as in
+/// [`fast_factors`]).
+#[inline(always)]
+fn fused_span<T: Sample>(
+    anneal: Anneal,
+    accuracy: Accuracy,
+    first: u64,
+    span: &Span,
+    bounds: [f64; 4],
+    lr: &mut [T],
+    momentum: &mut [T],
+) {
+    let f = (first, span, bounds, lr, momentum);
+    match (anneal, accuracy) {
+        (Anneal::Linear, _) => fused(Anneal::Linear, f.0, f.1, f.2, f.3, f.4, |pct| pct),
+        (Anneal::Cos, Accuracy::Exact) => {
+            fused(Anneal::Cos, f.0, f.1, f.2, f.3, f.4, |pct| {
+                Anneal::Cos.factor(pct)
+            });
+        }
+        (Anneal::Cos, Accuracy::Fast) => {
+            let last = first + f.3.len() as u64 - 1;
+            let pct = |s: u64| (s as f64 - span.start_step) / span.width;
+            let cos = Anneal::Cos;
+            match one_quadrant(pct(first), pct(last)) {
+                Some(0) => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor_in::<0>),
+                Some(1) => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor_in::<1>),
+                Some(2) => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor_in::<2>),
+                _ => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor),
+            }
+        }
+    }
+}
+
+/// The cos strategy's [`Anneal::factor`] with the fast cosine, for any `pct` (the
+/// platform cos outside the fast cosine's domain).
+#[inline(always)]
+fn fast_factor(pct: f64) -> f64 {
+    if fast_cos::in_domain(pct) {
+        fast_cos::cos(fast_cos::argument(pct)) + 1.0
+    } else {
+        Anneal::Cos.factor(pct)
+    }
+}
+
+/// [`fast_factor`] for a `pct` whose argument lies in quadrant `Q`.
+#[inline(always)]
+fn fast_factor_in<const Q: u8>(pct: f64) -> f64 {
+    fast_cos::cos_in(Q, fast_cos::argument(pct)) + 1.0
 }
 
 /// Configurations whose schedules have the same phases: they share the factors.
@@ -242,6 +326,36 @@ fn run_task<T: Sample>(
 ) {
     let mut buf = [0.0f64; BLOCK];
     let mut current = usize::MAX;
+    // One row, whose factors nothing else would read: the fused loop.
+    if let [out] = &task.outs[..] {
+        let Group { cycle, spans } = &groups[group_of[out.config]];
+        let values = &prepared[out.config].1;
+        let anneal = cycle.anneal();
+        for out in task.outs {
+            let (first, last) = (task.first, task.first + out.lr.len() as u64);
+            for span in spans {
+                let lo = span.steps.start.max(first);
+                let hi = span.steps.end.min(last);
+                if lo < hi {
+                    let at = (lo - first) as usize..(hi - first) as usize;
+                    let bounds = cycle.phases()[span.phase].bounds(values);
+                    let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
+                    match (anneal, accuracy) {
+                        (Anneal::Cos, Accuracy::Exact) => {
+                            fused_span(Anneal::Cos, Accuracy::Exact, lo, span, bounds, l, m);
+                        }
+                        (Anneal::Cos, Accuracy::Fast) => {
+                            fused_span(Anneal::Cos, Accuracy::Fast, lo, span, bounds, l, m);
+                        }
+                        (Anneal::Linear, _) => {
+                            fused_span(Anneal::Linear, Accuracy::Exact, lo, span, bounds, l, m);
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     for out in task.outs {
         let len = out.lr.len();
         let (first, last) = (task.first, task.first + len as u64);
@@ -283,6 +397,28 @@ fn run_task<T: Sample>(
     }
 }
 
+/// [`run_task`] as a [`Kernel`], so it is compiled once per [`Level`].
+struct TaskKernel<'a, 't, T> {
+    task: Task<'t, T>,
+    prepared: &'a [Prepared],
+    groups: &'a [Group<'a>],
+    group_of: &'a [usize],
+    accuracy: Accuracy,
+}
+
+impl<T: Sample> Kernel for TaskKernel<'_, '_, T> {
+    #[inline(always)]
+    fn run(self) {
+        run_task(
+            self.task,
+            self.prepared,
+            self.groups,
+            self.group_of,
+            self.accuracy,
+        );
+    }
+}
+
 impl OneCycle {
     /// Fills `lr[k]` and `momentum[k]` with the values at step `start + k`, on this thread.
     ///
@@ -298,7 +434,17 @@ impl OneCycle {
     ) -> Result<(), Error> {
         let stop = window_stop(start, lr, momentum)?;
         let prepared = [(self.clone(), *values)];
-        fill_rows_with(&prepared, start, stop, Accuracy::Exact, lr, momentum, false)
+        let level = Level::detect();
+        fill_rows_with(
+            &prepared,
+            start,
+            stop,
+            Accuracy::Exact,
+            level,
+            lr,
+            momentum,
+            false,
+        )
     }
 
     /// Like [`OneCycle::fill`], on all cores when the window has at least
@@ -385,14 +531,41 @@ pub fn fill_rows<T: Sample>(
     lr: &mut [T],
     momentum: &mut [T],
 ) -> Result<(), Error> {
-    fill_rows_with(prepared, start, stop, accuracy, lr, momentum, true)
+    fill_rows_at(
+        prepared,
+        start,
+        stop,
+        accuracy,
+        Level::detect(),
+        lr,
+        momentum,
+    )
 }
 
+/// [`fill_rows`] with the loops compiled for `level` rather than the widest this CPU has:
+/// the same values at every level (for tests and benchmarks).
+///
+/// # Errors
+/// As [`fill_rows`].
+pub fn fill_rows_at<T: Sample>(
+    prepared: &[Prepared],
+    start: u64,
+    stop: u64,
+    accuracy: Accuracy,
+    level: Level,
+    lr: &mut [T],
+    momentum: &mut [T],
+) -> Result<(), Error> {
+    fill_rows_with(prepared, start, stop, accuracy, level, lr, momentum, true)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn fill_rows_with<T: Sample>(
     prepared: &[Prepared],
     start: u64,
     stop: u64,
     accuracy: Accuracy,
+    level: Level,
     lr: &mut [T],
     momentum: &mut [T],
     threads: bool,
@@ -438,7 +611,15 @@ fn fill_rows_with<T: Sample>(
             });
         }
     }
-    let run = |task| run_task(task, prepared, &groups, &group_of, accuracy);
+    let run = |task| {
+        level.run(TaskKernel {
+            task,
+            prepared,
+            groups: &groups,
+            group_of: &group_of,
+            accuracy,
+        });
+    };
     if threads && expected >= PARALLEL_MIN_STEPS {
         tasks.into_par_iter().for_each(run);
     } else {
@@ -666,6 +847,57 @@ mod tests {
                         .zip(&l)
                         .all(|(a, b)| *a == *b as f32));
                     assert!(m32[row].iter().zip(&mo).all(|(a, b)| *a == *b as f32));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        // One row (the fused loops) and sweeps (shared factors), every strategy, accuracy
+        // and output type, windows inside blocks and across phases, the extra step.
+        fn fill<T: Sample>(
+            prepared: &[Prepared],
+            (start, stop): (u64, u64),
+            accuracy: Accuracy,
+            level: Level,
+        ) -> (Vec<T>, Vec<T>) {
+            let n = (stop - start) as usize * prepared.len();
+            let (mut lr, mut m) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+            fill_rows_at(prepared, start, stop, accuracy, level, &mut lr, &mut m).unwrap();
+            (lr, m)
+        }
+        let levels = Level::available();
+        assert_eq!(levels[0], Level::BASELINE);
+        assert_eq!(levels.last(), Some(&Level::detect()));
+        for anneal in [Anneal::Cos, Anneal::Linear] {
+            for (total, pct_start, three_phase) in
+                [(100_003, 0.3, false), (50_000, 0.45, true), (7, 0.5, false)]
+            {
+                let config = |max_lr: f64| Config {
+                    pct_start,
+                    anneal,
+                    three_phase,
+                    ..Config::new(total, max_lr)
+                };
+                let sweep: Vec<Config> = (1..=3).map(|i| config(0.1 * f64::from(i))).collect();
+                let end = total as u64 + 1;
+                for window in [(0, end), (3, end - 2), (end - 1, end)] {
+                    for rows in [&sweep[..1], &sweep[..]] {
+                        let prepared = prepare(rows, window.0, window.1).unwrap();
+                        for accuracy in [Accuracy::Exact, Accuracy::Fast] {
+                            let base = Level::BASELINE;
+                            let want64 = fill::<f64>(&prepared, window, accuracy, base);
+                            let want32 = fill::<f32>(&prepared, window, accuracy, base);
+                            for &level in &levels[1..] {
+                                let what = format!("{level:?} {accuracy:?} {window:?}");
+                                let got = fill::<f64>(&prepared, window, accuracy, level);
+                                assert!(got == want64, "{what} {:?}", rows[0]);
+                                let got = fill::<f32>(&prepared, window, accuracy, level);
+                                assert!(got == want32, "{what} f32 {:?}", rows[0]);
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -7,6 +7,8 @@
 //!   slices in blocks, on all cores when the output is large enough for threads to pay;
 //!   configurations with the same phases share one cosine per step.
 //! - [`fast_cos`]: the vectorisable cosine of [`Accuracy::Fast`] (opt-in, not bit-exact).
+//! - [`simd`]: the fill loops are compiled for the target's baseline, AVX2 and AVX-512F,
+//!   and the widest the CPU has is used; every level gives the same bits.
 //!
 //! Nothing here knows about Python; the `python` feature adds the `onecycle._core` binding.
 //!
@@ -31,6 +33,7 @@ pub mod cycle;
 pub mod error;
 pub mod fast_cos;
 pub mod fill;
+pub mod simd;
 
 #[cfg(feature = "python")]
 mod python;
@@ -38,3 +41,4 @@ mod python;
 pub use cycle::{Anneal, Config, Key, Layout, OneCycle, Phase, Values};
 pub use error::Error;
 pub use fill::{schedule, schedule_with, Accuracy, Sample, FAST_MAX_ULP};
+pub use simd::Level;

@@ -545,7 +545,16 @@ mod core_module {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("PARALLEL_MIN_STEPS", crate::fill::PARALLEL_MIN_STEPS)?;
         m.add("FAST_MAX_ULP", crate::fill::FAST_MAX_ULP)?;
+        crate::simd::Level::from_env().map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(())
+    }
+
+    /// The vector instructions the fill loops use: `"baseline"`, `"avx2"` or
+    /// `"avx512f"` (the widest this CPU has, or fewer when `ONECYCLE_SIMD` names a level).
+    /// Every level gives the same values.
+    #[pyfunction]
+    fn simd() -> &'static str {
+        crate::simd::Level::detect().name()
     }
 
     /// The number of threads a large `schedule()` call fills on (rayon's global pool).

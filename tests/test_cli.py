@@ -446,9 +446,11 @@ def test_info() -> None:
     assert f"torch {version('torch')}: onecycle.OneCycleLR and `onecycle compare`" in lines
     assert f"matplotlib {version('matplotlib')}: `onecycle plot`" in lines
     assert f"pyarrow {version('pyarrow')}: `onecycle generate -o FILE.parquet`" in lines
-    assert lines[-1].startswith(f"threads: {_core.threads()} (schedules of {_core.PARALLEL_MIN_STEPS} steps")
-    one = run("info", env={"RAYON_NUM_THREADS": "1"})
-    assert one.stdout.splitlines()[-1].startswith("threads: 1 ")
+    assert lines[-2].startswith(f"threads: {_core.threads()} (schedules of {_core.PARALLEL_MIN_STEPS} steps")
+    assert lines[-1].startswith(f"vector instructions: {_core.simd()} (")
+    one = run("info", env={"RAYON_NUM_THREADS": "1", "ONECYCLE_SIMD": "baseline"})
+    assert one.stdout.splitlines()[-2].startswith("threads: 1 ")
+    assert one.stdout.splitlines()[-1].startswith("vector instructions: baseline (")
 
 
 def test_threads_is_the_pool_size() -> None:

@@ -335,3 +335,75 @@ def test_float32_schedule_allocates_only_its_outputs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 0.9 < float(out.stdout) < 1.1
+
+
+# --- vector instruction levels -------------------------------------------------------
+
+_LEVEL_SCRIPT = """
+import sys, numpy as np, onecycle
+from onecycle import _core
+arrays = {}
+for i, kwargs in enumerate([
+    dict(total_steps=200_000, max_lr=0.3),
+    dict(total_steps=70_001, max_lr=0.3, three_phase=True, pct_start=0.45, stop=70_002),
+    dict(total_steps=200_000, max_lr=0.3, anneal_strategy="linear", dtype=np.float32),
+    dict(total_steps=200_000, max_lr=0.3, exact=False),
+    dict(total_steps=50_000, max_lr=0.3, exact=False, dtype=np.float32, three_phase=True),
+    dict(total_steps=50_000, max_lr=[0.1, 0.2, 0.3], start=17, stop=49_990),
+    dict(total_steps=50_000, max_lr=[0.1, 0.2, 0.3], exact=False, anneal_strategy="linear"),
+]):
+    s = onecycle.schedule(**kwargs)
+    arrays[f"lr{i}"], arrays[f"m{i}"] = s.lr, s.momentum
+np.savez(sys.argv[1], **arrays)
+print(_core.simd())
+"""
+
+
+def test_every_simd_level_gives_the_same_bits(tmp_path: object) -> None:
+    """ONECYCLE_SIMD caps the vector instructions the fill loops use; every level this
+    CPU has gives the bits of the default one (which the tests above hold to torch)."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    names = ["baseline", "avx2", "avx512f"]
+    runs = {}
+    for cap in [None, *names]:
+        env = {k: v for k, v in os.environ.items() if k != "ONECYCLE_SIMD"}
+        if cap is not None:
+            env["ONECYCLE_SIMD"] = cap
+        path = pathlib.Path(str(tmp_path)) / f"{cap}.npz"
+        done = subprocess.run(
+            [sys.executable, "-c", _LEVEL_SCRIPT, str(path)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        level = done.stdout.strip()
+        assert level in names
+        if cap is not None:
+            assert names.index(level) <= names.index(cap)
+        runs[cap] = (level, dict(np.load(path)))
+    assert runs[None][0] == _core.simd()
+    assert runs["baseline"][0] == "baseline"
+    default = runs[None][1]
+    torch_lr, torch_momentum, _ = torch_curve(200_000, 3_000, max_lr=0.3)
+    for cap, (_level, arrays) in runs.items():
+        assert arrays.keys() == default.keys(), cap
+        for key, value in arrays.items():
+            assert_bits_equal(value, default[key])
+        assert_bits_equal(arrays["lr0"][:3_000], torch_lr)
+        assert_bits_equal(arrays["m0"][:3_000], torch_momentum)
+    # In this process too: the default level's values are the module's.
+    here = onecycle.schedule(200_000, 0.3)
+    assert_bits_equal(here.lr, default["lr0"])
+
+
+def test_an_unknown_simd_level_is_refused_by_name() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ONECYCLE_SIMD": "sse9"}
+    done = subprocess.run([sys.executable, "-c", "import onecycle"], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "ValueError: ONECYCLE_SIMD='sse9': must be one of baseline, avx2, avx512f" in done.stderr

@@ -13,6 +13,7 @@ __all__ = [
     "_cos_floor",
     "_write_floor",
     "schedule",
+    "simd",
     "threads",
 ]
 
@@ -56,3 +57,4 @@ class Cycle:
     def __reduce__(self) -> tuple[type[Cycle], tuple[list[_Row], str]]: ...
 
 def threads() -> int: ...
+def simd() -> str: ...

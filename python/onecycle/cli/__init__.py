@@ -89,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser(
         "info",
-        help="version, optional packages, threads",
-        description="Print the version of onecycle and of the packages it can use, and the threads it fills on.",
+        help="version, optional packages, threads, vector instructions",
+        description="Print the version of onecycle and of the packages it can use, the threads it fills on and the vector instructions it uses.",
     )
     info.set_defaults(run=_info.run)
     return parser

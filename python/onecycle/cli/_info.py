@@ -1,4 +1,4 @@
-"""``onecycle info``: versions, optional packages and threads."""
+"""``onecycle info``: versions, optional packages, threads and vector instructions."""
 
 from __future__ import annotations
 
@@ -41,4 +41,5 @@ def run(args: argparse.Namespace) -> int:
         f"threads: {_core.threads()} (schedules of {_core.PARALLEL_MIN_STEPS} steps or more are "
         "filled on all of them; RAYON_NUM_THREADS sets the number)"
     )
+    print(f"vector instructions: {_core.simd()} (every level gives the same values; ONECYCLE_SIMD caps it)")
     return 0

@@ -94,7 +94,7 @@ MAX_LR = 0.1
 LOOP_STEPS = 200_000
 CHECK_STEPS = 2_000
 SWEEP_STEPS, SWEEP_SIZE = 100_000, 64
-REPEATS = 5  # best of, for the array rows (3 for the loops)
+REPEATS = 11  # best of, for the array rows and floors alike (3 for the loops)
 
 
 def _phases(
@@ -485,6 +485,8 @@ def main():
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else None,
         "onecycle": onecycle.__version__,
+        "threads": _core.threads(),
+        "simd": _core.simd(),
     }
     checks = check_against_torch() if torch is not None else None
     got = onecycle.schedule(n, MAX_LR)
@@ -533,7 +535,8 @@ def main():
     )
     print(
         f"python {machine['python']}, numpy {machine['numpy']}, "
-        f"torch {machine['torch'] or 'not installed'}, onecycle {machine['onecycle']}"
+        f"torch {machine['torch'] or 'not installed'}, onecycle {machine['onecycle']} "
+        f"({machine['threads']} threads, {machine['simd']})"
     )
     if checks is None:
         print("torch not installed: skipped the torch check and the torch rows")

@@ -324,8 +324,6 @@ fn run_task<T: Sample>(
     group_of: &[usize],
     accuracy: Accuracy,
 ) {
-    let mut buf = [0.0f64; BLOCK];
-    let mut current = usize::MAX;
     // One row, whose factors nothing else would read: the fused loop.
     if let [out] = &task.outs[..] {
         let Group { cycle, spans } = &groups[group_of[out.config]];
@@ -356,6 +354,8 @@ fn run_task<T: Sample>(
         }
         return;
     }
+    let mut buf = [0.0f64; BLOCK];
+    let mut current = usize::MAX;
     for out in task.outs {
         let len = out.lr.len();
         let (first, last) = (task.first, task.first + len as u64);

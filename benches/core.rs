@@ -2,13 +2,14 @@
 //!
 //! Each group compares a fill with its floor on the same machine: the exact cos schedule
 //! with one `f64::cos` per step on all cores, the linear and fast schedules with writing
-//! the two outputs, a sweep with the same schedules filled one by one.
+//! the two outputs, a sweep with the same schedules filled one by one; and each vector
+//! instruction level this CPU has (`levels`), which give the same values.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use onecycle::fill::{cos_floor, fill_rows, prepare, write_floor, Accuracy};
-use onecycle::{Anneal, Config};
+use onecycle::fill::{cos_floor, fill_rows, fill_rows_at, prepare, write_floor, Accuracy};
+use onecycle::{Anneal, Config, Level};
 
 const STEPS: u64 = 1_000_000;
 
@@ -77,6 +78,33 @@ fn sweep(c: &mut Criterion) {
     group.finish();
 }
 
+fn levels(c: &mut Criterion) {
+    let mut group = c.benchmark_group("levels 1M steps");
+    group.throughput(Throughput::Elements(STEPS));
+    group.sample_size(20);
+    let n = STEPS as usize;
+    let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
+    for (name, anneal, accuracy) in [
+        ("cos exact", Anneal::Cos, Accuracy::Exact),
+        ("cos fast", Anneal::Cos, Accuracy::Fast),
+        ("linear", Anneal::Linear, Accuracy::Exact),
+    ] {
+        let config = Config {
+            anneal,
+            ..Config::new(STEPS as i64, 0.1)
+        };
+        let prepared = prepare(&[config], 0, STEPS).unwrap();
+        for level in Level::available() {
+            group.bench_function(BenchmarkId::new(name, level.name()), |b| {
+                b.iter(|| {
+                    fill_rows_at(&prepared, 0, STEPS, accuracy, level, &mut lr, &mut m).unwrap();
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
 fn small(c: &mut Criterion) {
     let prepared = prepare(&[Config::new(1_000, 0.1)], 0, 1_000).unwrap();
     let (mut lr, mut m) = (vec![0.0f64; 1_000], vec![0.0f64; 1_000]);
@@ -85,5 +113,5 @@ fn small(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, single, sweep, small);
+criterion_group!(benches, single, sweep, levels, small);
 criterion_main!(benches);

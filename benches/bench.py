@@ -62,7 +62,8 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 two outputs.
 
 Ratios are the other time over the row's time (above 1: the row is faster); targets are
-the issue's, printed with "met" or "NOT met". schedule() fills large windows on all cores
+the issue's, printed with "met" or "NOT met" ("aim" where the issue aims rather than
+requires). schedule() fills large windows on all cores
 (rayon); the numpy rows use one thread. Figures from a loaded machine are noisy: the
 load average is printed with the machine.
 """
@@ -378,7 +379,8 @@ def floor(rows, *names):
 
 # (label, row, what it is compared with, target). The comparison is a row name or a
 # tuple of floor rows (the fastest is used). Targets: ("faster", x) means at least x
-# times faster; ("within", x) at most x times the other's time.
+# times faster; ("within", x) at most x times the other's time; a third element "aim"
+# marks what the issue aims for rather than requires (exact=False near the write floor).
 COMPARISONS = [
     ("vs numpy, torch's formula", "schedule() cos f64", "numpy reference (torch formula)", ("faster", 3.5)),
     ("vs numpy, shared cos", "schedule() cos f64", "numpy reference (shared cos)", None),
@@ -414,13 +416,13 @@ COMPARISONS = [
         "vs write floor",
         "schedule() cos f64 exact=False",
         ("floor: write 2 x f64, all cores", "floor: write 2 x f64, numpy"),
-        ("within", 2.0),
+        ("within", 2.0, "aim"),
     ),
     (
         "vs write floor",
         "schedule() cos f32 exact=False",
         ("floor: write 2 x f32, all cores", "floor: write 2 x f32, numpy"),
-        ("within", 2.0),
+        ("within", 2.0, "aim"),
     ),
     ("vs plain call", "schedule() cos f64 out=memmap", "schedule() cos f64", None),
     ("vs 64 calls", "sweep: one call (64 x 100k)", "sweep: 64 calls (64 x 100k)", ("faster", 5.0)),
@@ -446,7 +448,8 @@ def ratios(rows):
         ratio = other_time / rows[name][0]
         entry = {"row": name, "label": label, "compared_with": other, "ratio": ratio}
         if target is not None:
-            kind, x = target
+            kind, x = target[:2]
+            entry["goal"] = target[2] if len(target) > 2 else "target"
             entry["target"] = f"{'>=' if kind == 'faster' else '<='} {x}x" + (
                 " faster" if kind == "faster" else " the time"
             )
@@ -564,7 +567,7 @@ def main():
     for r in summary:
         text = f"{r['label']}: {verdict(r['ratio'])}"
         if "target" in r:
-            text += f" (target {r['target']}: {'met' if r['met'] else 'NOT met'})"
+            text += f" ({r['goal']} {r['target']}: {'met' if r['met'] else 'NOT met'})"
         by_row.setdefault(r["row"], []).append(text)
     print(f"{'measurement':<34}{'time':>12}{'steps/s':>11}  ratio")
     for name, (seconds, steps) in rows.items():

@@ -8,10 +8,30 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use onecycle::fill::{cos_floor, fill_rows, fill_rows_at, prepare, write_floor, Accuracy};
+use onecycle::fill::{
+    cos_floor, fill_rows, fill_rows_at, prepare, write_floor, Accuracy, Prepared,
+};
 use onecycle::{Anneal, Config, Level};
 
 const STEPS: u64 = 1_000_000;
+
+/// The three kinds of fill, each as a prepared 1M-step schedule.
+fn kinds() -> Vec<(&'static str, Accuracy, Vec<Prepared>)> {
+    [
+        ("cos exact", Anneal::Cos, Accuracy::Exact),
+        ("cos fast", Anneal::Cos, Accuracy::Fast),
+        ("linear", Anneal::Linear, Accuracy::Exact),
+    ]
+    .into_iter()
+    .map(|(name, anneal, accuracy)| {
+        let config = Config {
+            anneal,
+            ..Config::new(STEPS as i64, 0.1)
+        };
+        (name, accuracy, prepare(&[config], 0, STEPS).unwrap())
+    })
+    .collect()
+}
 
 fn single(c: &mut Criterion) {
     let mut group = c.benchmark_group("schedule 1M steps");
@@ -20,16 +40,7 @@ fn single(c: &mut Criterion) {
     let n = STEPS as usize;
     let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
     let (mut lr32, mut m32) = (vec![0.0f32; n], vec![0.0f32; n]);
-    for (name, anneal, accuracy) in [
-        ("cos exact", Anneal::Cos, Accuracy::Exact),
-        ("cos fast", Anneal::Cos, Accuracy::Fast),
-        ("linear", Anneal::Linear, Accuracy::Exact),
-    ] {
-        let config = Config {
-            anneal,
-            ..Config::new(STEPS as i64, 0.1)
-        };
-        let prepared = prepare(&[config], 0, STEPS).unwrap();
+    for (name, accuracy, prepared) in kinds() {
         group.bench_function(BenchmarkId::new(name, "f64"), |b| {
             b.iter(|| fill_rows(&prepared, 0, STEPS, accuracy, &mut lr, &mut m).unwrap());
         });
@@ -84,16 +95,7 @@ fn levels(c: &mut Criterion) {
     group.sample_size(20);
     let n = STEPS as usize;
     let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
-    for (name, anneal, accuracy) in [
-        ("cos exact", Anneal::Cos, Accuracy::Exact),
-        ("cos fast", Anneal::Cos, Accuracy::Fast),
-        ("linear", Anneal::Linear, Accuracy::Exact),
-    ] {
-        let config = Config {
-            anneal,
-            ..Config::new(STEPS as i64, 0.1)
-        };
-        let prepared = prepare(&[config], 0, STEPS).unwrap();
+    for (name, accuracy, prepared) in kinds() {
         for level in Level::available() {
             group.bench_function(BenchmarkId::new(name, level.name()), |b| {
                 b.iter(|| {

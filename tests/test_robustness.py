@@ -197,6 +197,10 @@ SCHEDULE_BAD: list[tuple[dict[str, Any], type[Exception], list[str]]] = [
         [f"lr needs {MAX_STEPS} values ({4 * MAX_STEPS} bytes)"],
     ),
     (dict(total_steps=10**13, max_lr=[0.1, 0.2]), MemoryError, ["lr needs 20000000000000 values"]),
+    # a bad value in a call that is also too large: the value is named, not the size
+    (dict(total_steps=10**13, max_lr=math.nan), ValueError, ["max_lr", "NaN", "greater than 0"]),
+    (dict(total_steps=10**13, div_factor=math.inf), ValueError, ["div_factor", "inf"]),
+    (dict(total_steps=10**13, pct_start=1.5), ValueError, ["pct_start", "1.5", "between 0.0 and 1.0"]),
     (  # 2**40 configurations: refused before the parameters are broadcast (8 TiB each)
         dict(max_lr=np.full((2**20, 1), 0.1), pct_start=np.full((1, 2**20), 0.3), stop=10),
         MemoryError,

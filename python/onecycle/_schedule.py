@@ -244,23 +244,34 @@ def schedule(
         except ValueError as e:
             shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
             raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
-    _check_fits(math.prod(shape), stop - start, out_dtype.itemsize if out is None else 0, len(given))
+
+    def core(stop: int, out: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+        return _core.schedule(
+            total_steps=total_steps,
+            start=start,
+            stop=stop,
+            three_phase=bool(three_phase),
+            anneal_strategy=anneal_strategy,
+            float32=out_dtype is _FLOAT32 or out_dtype == _FLOAT32,
+            exact=bool(exact),
+            out=out,
+            **columns,
+        )
+
+    try:
+        _check_fits(math.prod(shape), stop - start, out_dtype.itemsize if out is None else 0, len(given))
+    except MemoryError:
+        if params is None:
+            # A bad value is the clearer error: the core checks the values on an empty
+            # window (nothing is allocated) and raises it first.
+            core(start, None)
+        raise
     if params is not None:
         columns = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
     steps = stop - start
     if out is not None:
         _check_out(out, (*shape, steps), out_dtype)
-    lr, momentum = _core.schedule(
-        total_steps=total_steps,
-        start=start,
-        stop=stop,
-        three_phase=bool(three_phase),
-        anneal_strategy=anneal_strategy,
-        float32=out_dtype is _FLOAT32 or out_dtype == _FLOAT32,
-        exact=bool(exact),
-        out=out,
-        **columns,
-    )
+    lr, momentum = core(stop, out)
     if out is not None:
         return Schedule(*out)
     if not shape:

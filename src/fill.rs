@@ -122,34 +122,59 @@ fn span_factors(anneal: Anneal, accuracy: Accuracy, first: u64, span: &Span, out
     }
 }
 
-/// The quadrant (see [`fast_cos::quadrant`]) that the arguments of every `pct` between
-/// `a` and `b` lie in, if they all lie in one inside the fast cosine's domain: then the
-/// loop needs one kernel, not both. pct is monotonic in the step, so the first and the
-/// last step of a run bound it.
+/// Where the fast cosine evaluates `pct`: its [`fast_cos::quadrant`] (0, 1 or 2) inside
+/// the domain, [`BEFORE`] below it, [`AFTER`] above it (or NaN). Along the steps of a span
+/// pct is monotonic, so this is too.
 #[inline(always)]
-fn one_quadrant(a: f64, b: f64) -> Option<u8> {
-    let quadrant = |p: f64| fast_cos::quadrant(fast_cos::argument(p)) as u8;
-    if fast_cos::in_domain(a) && fast_cos::in_domain(b) && quadrant(a) == quadrant(b) {
-        Some(quadrant(a))
+fn region(pct: f64) -> u8 {
+    if fast_cos::in_domain(pct) {
+        fast_cos::quadrant(fast_cos::argument(pct)) as u8
+    } else if pct < 0.0 {
+        BEFORE
     } else {
-        None
+        AFTER
     }
 }
 
+/// [`region`] of a `pct` below the fast cosine's domain.
+const BEFORE: u8 = 254;
+/// [`region`] of a `pct` above the fast cosine's domain, or NaN.
+const AFTER: u8 = 255;
+
+/// The run of indices from `at` whose `pct_at(k)` share one [`region`]: its end (the
+/// first index in `(at, n]` whose region differs, `n` if none) and its region. `pct_at`
+/// must be monotonic in `k` (as pct is in the step), so the end is found by bisection: a
+/// few evaluations per run, and at most five runs in all.
+#[inline(always)]
+fn next_run(at: usize, n: usize, pct_at: impl Fn(usize) -> f64) -> (usize, u8) {
+    let here = region(pct_at(at));
+    let (mut lo, mut hi) = (at + 1, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if region(pct_at(mid)) == here {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo, here)
+}
+
 /// Turns the `pct` values in `buf` into [`Anneal::factor`]s of the cos strategy, with the
-/// fast cosine.
+/// fast cosine: each run of one quadrant with that quadrant's kernel alone, vectorised.
 #[inline(always)]
 fn fast_factors(buf: &mut [f64]) {
-    let one = match (buf.first(), buf.last()) {
-        (Some(&a), Some(&b)) => one_quadrant(a, b),
-        _ => None,
-    };
-    // On [0, pi] the quadrant is 0, 1 or 2.
-    match one {
-        Some(0) => map_in_place(buf, fast_factor_in::<0>),
-        Some(1) => map_in_place(buf, fast_factor_in::<1>),
-        Some(2) => map_in_place(buf, fast_factor_in::<2>),
-        _ => map_in_place(buf, fast_factor),
+    let mut at = 0;
+    while at < buf.len() {
+        let (end, region) = next_run(at, buf.len(), |k| buf[k]);
+        let part = &mut buf[at..end];
+        match region {
+            0 => map_in_place(part, fast_factor_in::<0>),
+            1 => map_in_place(part, fast_factor_in::<1>),
+            2 => map_in_place(part, fast_factor_in::<2>),
+            _ => map_in_place(part, fast_factor),
+        }
+        at = end;
     }
 }
 
@@ -228,14 +253,22 @@ fn fused_span<T: Sample>(
             });
         }
         (Anneal::Cos, Accuracy::Fast) => {
-            let last = first + f.3.len() as u64 - 1;
-            let pct = |s: u64| (s as f64 - span.start_step) / span.width;
+            // Each run of one quadrant with that quadrant's kernel alone, vectorised.
+            let (_, span, bounds, lr, momentum) = f;
+            let pct = |k: usize| ((first + k as u64) as f64 - span.start_step) / span.width;
             let cos = Anneal::Cos;
-            match one_quadrant(pct(first), pct(last)) {
-                Some(0) => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor_in::<0>),
-                Some(1) => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor_in::<1>),
-                Some(2) => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor_in::<2>),
-                _ => fused(cos, f.0, f.1, f.2, f.3, f.4, fast_factor),
+            let mut at = 0;
+            while at < lr.len() {
+                let (end, region) = next_run(at, lr.len(), pct);
+                let from = first + at as u64;
+                let (l, m) = (&mut lr[at..end], &mut momentum[at..end]);
+                match region {
+                    0 => fused(cos, from, span, bounds, l, m, fast_factor_in::<0>),
+                    1 => fused(cos, from, span, bounds, l, m, fast_factor_in::<1>),
+                    2 => fused(cos, from, span, bounds, l, m, fast_factor_in::<2>),
+                    _ => fused(cos, from, span, bounds, l, m, fast_factor),
+                }
+                at = end;
             }
         }
     }
@@ -899,6 +932,37 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_one_region_cover_every_index_once() {
+        // Increasing and decreasing pcts through all five regions, and single runs.
+        for (n, lo, hi) in [
+            (1_000, -0.1, 1.1),
+            (1_000, 1.1, -0.1),
+            (7, 0.0, 1.0),
+            (1, 0.5, 0.5),
+            (2_048, 0.2, 0.21),
+        ] {
+            let pcts: Vec<f64> = (0..n)
+                .map(|k| lo + (hi - lo) * k as f64 / (n.max(2) - 1) as f64)
+                .collect();
+            let (mut at, mut runs) = (0, Vec::new());
+            while at < n {
+                let (end, region_of_run) = next_run(at, n, |k| pcts[k]);
+                assert!(end > at && end <= n);
+                assert!(pcts[at..end].iter().all(|&p| region(p) == region_of_run));
+                if end < n {
+                    assert_ne!(region(pcts[end]), region_of_run, "run ended early at {end}");
+                }
+                runs.push(region_of_run);
+                at = end;
+            }
+            assert!(runs.len() <= 5, "{runs:?}");
+            if lo < 0.0 && hi > 1.0 {
+                assert_eq!(runs, [BEFORE, 0, 1, 2, AFTER]);
             }
         }
     }

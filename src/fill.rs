@@ -6,10 +6,14 @@
 //! that has the same phases (same `total_steps`, `pct_start`, `three_phase` and
 //! `anneal_strategy`) turns it into its lr and momentum with one multiply and one add per
 //! value. So a sweep over `max_lr`, the momenta or `div_factor` costs one cosine per step,
-//! not one per step and configuration. Blocks (and batches of rows within a block) are
-//! filled on all cores (rayon) once the output is large enough for threads to pay.
+//! not one per step and configuration. A block with one configuration has no one to share
+//! with: there the factor and the formula run in one loop (the stores then overlap the
+//! next libm call). Blocks (and batches of rows within a block) are filled on all cores
+//! (rayon) once the output is large enough for threads to pay, with the loops compiled
+//! for the widest vector instructions the CPU has ([`crate::simd`]).
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -231,9 +235,9 @@ fn fused<T: Sample>(
     });
 }
 
-/// [`fused`] with each strategy's and accuracy's factor, one loop per combination (for
-/// the fast cosine, one per quadrant when the span's steps share one, as in
-/// [`fast_factors`]).
+/// [`fused`] with each strategy's and accuracy's factor: one loop per combination, and
+/// for the fast cosine one per run of steps in one quadrant (as in [`fast_factors`]).
+/// `anneal` and `accuracy` are constants at each call site.
 #[inline(always)]
 fn fused_span<T: Sample>(
     anneal: Anneal,
@@ -244,19 +248,16 @@ fn fused_span<T: Sample>(
     lr: &mut [T],
     momentum: &mut [T],
 ) {
-    let f = (first, span, bounds, lr, momentum);
+    let cos = Anneal::Cos;
     match (anneal, accuracy) {
-        (Anneal::Linear, _) => fused(Anneal::Linear, f.0, f.1, f.2, f.3, f.4, |pct| pct),
+        (Anneal::Linear, _) => fused(anneal, first, span, bounds, lr, momentum, |pct| pct),
         (Anneal::Cos, Accuracy::Exact) => {
-            fused(Anneal::Cos, f.0, f.1, f.2, f.3, f.4, |pct| {
-                Anneal::Cos.factor(pct)
+            fused(cos, first, span, bounds, lr, momentum, |pct| {
+                cos.factor(pct)
             });
         }
         (Anneal::Cos, Accuracy::Fast) => {
-            // Each run of one quadrant with that quadrant's kernel alone, vectorised.
-            let (_, span, bounds, lr, momentum) = f;
             let pct = |k: usize| ((first + k as u64) as f64 - span.start_step) / span.width;
-            let cos = Anneal::Cos;
             let mut at = 0;
             while at < lr.len() {
                 let (end, region) = next_run(at, lr.len(), pct);
@@ -348,7 +349,24 @@ fn group(
     Ok((groups, group_of))
 }
 
-/// Fills one task: the factors of the block once per group, then each row from them.
+/// The spans that meet the steps `[first, last)`, each with the range of those steps it
+/// holds, counted from `first`.
+#[inline(always)]
+fn in_block(
+    spans: &[Span],
+    first: u64,
+    last: u64,
+) -> impl Iterator<Item = (&Span, Range<usize>)> + Clone {
+    spans.iter().filter_map(move |span| {
+        let lo = span.steps.start.max(first);
+        let hi = span.steps.end.min(last);
+        (lo < hi).then(|| (span, (lo - first) as usize..(hi - first) as usize))
+    })
+}
+
+/// Fills one task. A single row has no one to share its factors with: it is filled by the
+/// fused loops. Several rows get the factors of the block once per group, then each row
+/// from them.
 #[inline(always)]
 fn run_task<T: Sample>(
     task: Task<'_, T>,
@@ -357,51 +375,63 @@ fn run_task<T: Sample>(
     group_of: &[usize],
     accuracy: Accuracy,
 ) {
-    // One row, whose factors nothing else would read: the fused loop.
-    if let [out] = &task.outs[..] {
-        let Group { cycle, spans } = &groups[group_of[out.config]];
-        let values = &prepared[out.config].1;
-        let anneal = cycle.anneal();
-        for out in task.outs {
-            let (first, last) = (task.first, task.first + out.lr.len() as u64);
-            for span in spans {
-                let lo = span.steps.start.max(first);
-                let hi = span.steps.end.min(last);
-                if lo < hi {
-                    let at = (lo - first) as usize..(hi - first) as usize;
-                    let bounds = cycle.phases()[span.phase].bounds(values);
-                    let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
-                    match (anneal, accuracy) {
-                        (Anneal::Cos, Accuracy::Exact) => {
-                            fused_span(Anneal::Cos, Accuracy::Exact, lo, span, bounds, l, m);
-                        }
-                        (Anneal::Cos, Accuracy::Fast) => {
-                            fused_span(Anneal::Cos, Accuracy::Fast, lo, span, bounds, l, m);
-                        }
-                        (Anneal::Linear, _) => {
-                            fused_span(Anneal::Linear, Accuracy::Exact, lo, span, bounds, l, m);
-                        }
-                    }
-                }
+    if task.outs.len() == 1 {
+        for mut out in task.outs {
+            fill_row(task.first, &mut out, prepared, groups, group_of, accuracy);
+        }
+    } else {
+        fill_shared(task, prepared, groups, group_of, accuracy);
+    }
+}
+
+/// One row of a block, in the fused loops.
+#[inline(always)]
+fn fill_row<T: Sample>(
+    first: u64,
+    out: &mut Out<'_, T>,
+    prepared: &[Prepared],
+    groups: &[Group<'_>],
+    group_of: &[usize],
+    accuracy: Accuracy,
+) {
+    let Group { cycle, spans } = &groups[group_of[out.config]];
+    let values = &prepared[out.config].1;
+    for (span, at) in in_block(spans, first, first + out.lr.len() as u64) {
+        let from = first + at.start as u64;
+        let bounds = cycle.phases()[span.phase].bounds(values);
+        let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
+        match (cycle.anneal(), accuracy) {
+            (Anneal::Cos, Accuracy::Exact) => {
+                fused_span(Anneal::Cos, Accuracy::Exact, from, span, bounds, l, m);
+            }
+            (Anneal::Cos, Accuracy::Fast) => {
+                fused_span(Anneal::Cos, Accuracy::Fast, from, span, bounds, l, m);
+            }
+            (Anneal::Linear, _) => {
+                fused_span(Anneal::Linear, Accuracy::Exact, from, span, bounds, l, m);
             }
         }
-        return;
     }
+}
+
+/// Several rows of a block: the factors once per group, then each row from them.
+#[inline(always)]
+fn fill_shared<T: Sample>(
+    task: Task<'_, T>,
+    prepared: &[Prepared],
+    groups: &[Group<'_>],
+    group_of: &[usize],
+    accuracy: Accuracy,
+) {
     let mut buf = [0.0f64; BLOCK];
     let mut current = usize::MAX;
     for out in task.outs {
-        let len = out.lr.len();
-        let (first, last) = (task.first, task.first + len as u64);
+        let (first, last) = (task.first, task.first + out.lr.len() as u64);
         let g = group_of[out.config];
         let Group { cycle, spans } = &groups[g];
         let anneal = cycle.anneal();
-        let in_block = spans.iter().filter_map(|span| {
-            let lo = span.steps.start.max(first);
-            let hi = span.steps.end.min(last);
-            (lo < hi).then(|| (span, (lo - first) as usize..(hi - first) as usize))
-        });
         if g != current {
-            for (span, at) in in_block.clone() {
+            for (span, at) in in_block(spans, first, last) {
                 let (from, b) = (first + at.start as u64, &mut buf[at]);
                 match (anneal, accuracy) {
                     (Anneal::Cos, Accuracy::Exact) => {
@@ -418,7 +448,7 @@ fn run_task<T: Sample>(
             current = g;
         }
         let values = &prepared[out.config].1;
-        for (span, at) in in_block {
+        for (span, at) in in_block(spans, first, last) {
             let bounds = cycle.phases()[span.phase].bounds(values);
             let f = &buf[at.clone()];
             let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
@@ -995,9 +1025,9 @@ mod tests {
 
     #[test]
     fn fast_mode_equals_the_fast_cosine_step_by_step() {
-        // Blocks in one quadrant take a fused one-kernel loop, others both kernels, the
-        // extra step (pct > 1) the platform cos: each value must be the formula with
-        // fast_cos::cos, step by step.
+        // Each run of one quadrant takes that quadrant's kernel alone, the extra step
+        // (pct > 1) the platform cos: each value must be the formula with fast_cos::cos
+        // (both kernels and a select), step by step.
         for (total, pct_start, three_phase) in [
             (100_003, 0.3, false),
             (5_000, 0.56, true),

@@ -283,6 +283,16 @@ pub struct Span {
     pub width: f64,
 }
 
+impl Span {
+    /// torch's `pct` at `step`: `(step - start_step) / width`, the int step converted to
+    /// float as Python converts it (to nearest).
+    #[inline(always)]
+    #[must_use]
+    pub fn pct(&self, step: u64) -> f64 {
+        (step as f64 - self.start_step) / self.width
+    }
+}
+
 /// A 1cycle schedule: its phases and annealing strategy. Immutable; the group values it
 /// anneals between are passed to each evaluation, as torch reads them from the optimizer.
 #[derive(Clone, Debug, PartialEq)]
@@ -704,7 +714,7 @@ mod tests {
                         for s in span.steps.clone() {
                             let (phase, pct) = c.locate(s as i64).unwrap();
                             assert_eq!(phase, span.phase);
-                            assert_eq!(pct, (s as f64 - span.start_step) / span.width);
+                            assert_eq!(pct, span.pct(s));
                         }
                         next = span.steps.end;
                     }

@@ -73,55 +73,54 @@ impl Sample for f32 {
     }
 }
 
-/// `then(item_k, pct)` for the items of `items` and the steps `s = first + k`, with
-/// `pct = (s as f64 - start_step) / width`: torch's `pct`, with the int step converted to
-/// float as Python converts it (to nearest). `then` is inlined into the loop.
+/// `then(item_k, pct)` for the items of `items` and the steps `s = first + k`, with `pct`
+/// [`Span::pct`] of `s`. `then` is inlined into the loop.
 #[inline(always)]
 fn each_pct<I: ExactSizeIterator>(
     first: u64,
-    start_step: f64,
-    width: f64,
+    span: &Span,
     items: I,
     mut then: impl FnMut(I::Item, f64),
 ) {
     let len = items.len() as u64;
     if first.saturating_add(len) <= 1 << 53 {
         // Every step is exact in f64 here, so `first as f64 + k` is the conversion of the
-        // step; this form vectorises.
-        let base = first as f64;
+        // step (the same pct as `span.pct(first + k)`); this form vectorises.
+        let (base, start_step, width) = (first as f64, span.start_step, span.width);
         for (k, item) in (0i32..).zip(items) {
             then(item, ((base + f64::from(k)) - start_step) / width);
         }
     } else {
         // `items` first: the steps are not advanced past the last one (u64::MAX at most).
         for (item, s) in items.zip(first..) {
-            then(item, (s as f64 - start_step) / width);
+            then(item, span.pct(s));
         }
     }
 }
 
-/// `out[k] = then(pct)` for the steps `first + k` (see [`each_pct`]).
+/// `out[k] = factor(pct)` for the steps `first + k` of one span (see [`each_pct`]).
 #[inline(always)]
-fn pcts(first: u64, start_step: f64, width: f64, out: &mut [f64], then: impl Fn(f64) -> f64) {
-    each_pct(first, start_step, width, out.iter_mut(), |p, pct| {
-        *p = then(pct);
-    });
+fn factors(first: u64, span: &Span, out: &mut [f64], factor: impl Fn(f64) -> f64) {
+    each_pct(first, span, out.iter_mut(), |f, pct| *f = factor(pct));
 }
 
 /// The [`Anneal::factor`] of each step `first + k` of one span into `out[k]`. `anneal`
 /// and `accuracy` are constants at each call site, so each combination gets its own loop.
 #[inline(always)]
 fn span_factors(anneal: Anneal, accuracy: Accuracy, first: u64, span: &Span, out: &mut [f64]) {
-    let (start_step, width) = (span.start_step, span.width);
     match (anneal, accuracy) {
-        (Anneal::Linear, _) => pcts(first, start_step, width, out, |pct| pct),
-        // One pass: the division overlaps the libm call.
-        (Anneal::Cos, Accuracy::Exact) => {
-            pcts(first, start_step, width, out, |pct| Anneal::Cos.factor(pct));
-        }
+        (Anneal::Linear, _) => factors(first, span, out, |pct| pct),
+        (Anneal::Cos, Accuracy::Exact) => factors(first, span, out, |pct| Anneal::Cos.factor(pct)),
         (Anneal::Cos, Accuracy::Fast) => {
-            pcts(first, start_step, width, out, |pct| pct);
-            fast_factors(out);
+            for (at, region) in fast_runs(first, span, out.len()) {
+                let (from, out) = (first + at.start as u64, &mut out[at]);
+                match region {
+                    0 => factors(from, span, out, fast_factor_in::<0>),
+                    1 => factors(from, span, out, fast_factor_in::<1>),
+                    2 => factors(from, span, out, fast_factor_in::<2>),
+                    _ => factors(from, span, out, fast_factor),
+                }
+            }
         }
     }
 }
@@ -164,30 +163,21 @@ fn next_run(at: usize, n: usize, pct_at: impl Fn(usize) -> f64) -> (usize, u8) {
     (lo, here)
 }
 
-/// Turns the `pct` values in `buf` into [`Anneal::factor`]s of the cos strategy, with the
-/// fast cosine: each run of one quadrant with that quadrant's kernel alone, vectorised.
+/// The runs of steps `first + k`, `k` in `0..n`, of one span whose pcts share a
+/// [`region`], in order, each with its region: a run of one quadrant can be filled with
+/// that quadrant's kernel alone, vectorised. (An iterator, not a callback, so the loops
+/// stay in the caller's body, which is compiled for the [`Level`] in use.)
 #[inline(always)]
-fn fast_factors(buf: &mut [f64]) {
+fn fast_runs(first: u64, span: &Span, n: usize) -> impl Iterator<Item = (Range<usize>, u8)> + '_ {
     let mut at = 0;
-    while at < buf.len() {
-        let (end, region) = next_run(at, buf.len(), |k| buf[k]);
-        let part = &mut buf[at..end];
-        match region {
-            0 => map_in_place(part, fast_factor_in::<0>),
-            1 => map_in_place(part, fast_factor_in::<1>),
-            2 => map_in_place(part, fast_factor_in::<2>),
-            _ => map_in_place(part, fast_factor),
-        }
-        at = end;
-    }
-}
-
-/// `buf[k] = f(buf[k])`, with `f` inlined into the loop.
-#[inline(always)]
-fn map_in_place(buf: &mut [f64], f: impl Fn(f64) -> f64) {
-    for x in buf.iter_mut() {
-        *x = f(*x);
-    }
+    std::iter::from_fn(move || {
+        (at < n).then(|| {
+            let (end, region) = next_run(at, n, |k| span.pct(first + k as u64));
+            let run = (at..end, region);
+            at = end;
+            run
+        })
+    })
 }
 
 /// Writes `lr[k]` and `momentum[k]` from `factor[k]` with each output's coefficients
@@ -228,7 +218,7 @@ fn fused<T: Sample>(
         anneal.coefficients(m_start, m_end),
     );
     let outs = lr.iter_mut().zip(momentum.iter_mut());
-    each_pct(first, span.start_step, span.width, outs, |(l, m), pct| {
+    each_pct(first, span, outs, |(l, m), pct| {
         let f = factor(pct);
         *l = T::from_f64(anneal.apply(lr_c, f));
         *m = T::from_f64(anneal.apply(m_c, f));
@@ -236,7 +226,7 @@ fn fused<T: Sample>(
 }
 
 /// [`fused`] with each strategy's and accuracy's factor: one loop per combination, and
-/// for the fast cosine one per run of steps in one quadrant (as in [`fast_factors`]).
+/// for the fast cosine one per run of steps in one quadrant ([`fast_runs`]).
 /// `anneal` and `accuracy` are constants at each call site.
 #[inline(always)]
 fn fused_span<T: Sample>(
@@ -257,19 +247,15 @@ fn fused_span<T: Sample>(
             });
         }
         (Anneal::Cos, Accuracy::Fast) => {
-            let pct = |k: usize| ((first + k as u64) as f64 - span.start_step) / span.width;
-            let mut at = 0;
-            while at < lr.len() {
-                let (end, region) = next_run(at, lr.len(), pct);
-                let from = first + at as u64;
-                let (l, m) = (&mut lr[at..end], &mut momentum[at..end]);
+            for (at, region) in fast_runs(first, span, lr.len()) {
+                let from = first + at.start as u64;
+                let (l, m) = (&mut lr[at.clone()], &mut momentum[at]);
                 match region {
                     0 => fused(cos, from, span, bounds, l, m, fast_factor_in::<0>),
                     1 => fused(cos, from, span, bounds, l, m, fast_factor_in::<1>),
                     2 => fused(cos, from, span, bounds, l, m, fast_factor_in::<2>),
                     _ => fused(cos, from, span, bounds, l, m, fast_factor),
                 }
-                at = end;
             }
         }
     }
@@ -1026,8 +1012,8 @@ mod tests {
     #[test]
     fn fast_mode_equals_the_fast_cosine_step_by_step() {
         // Each run of one quadrant takes that quadrant's kernel alone, the extra step
-        // (pct > 1) the platform cos: each value must be the formula with fast_cos::cos
-        // (both kernels and a select), step by step.
+        // (pct > 1) the platform cos: each value must be fast_factor's (fast_cos::cos, both
+        // kernels and a select), step by step.
         for (total, pct_start, three_phase) in [
             (100_003, 0.3, false),
             (5_000, 0.56, true),
@@ -1044,11 +1030,7 @@ mod tests {
                 schedule_with(&config, 0, stop, Accuracy::Fast).unwrap();
             for s in 0..stop {
                 let (phase, pct) = cycle.locate(s as i64).unwrap();
-                let factor = if fast_cos::in_domain(pct) {
-                    fast_cos::cos(fast_cos::argument(pct)) + 1.0
-                } else {
-                    Anneal::Cos.factor(pct)
-                };
+                let factor = fast_factor(pct);
                 let [lr0, lr1, m0, m1] = cycle.phases()[phase].bounds(&values);
                 let want = (
                     Anneal::Cos.interpolate(lr0, lr1, factor),

@@ -155,6 +155,19 @@ impl Anneal {
         }
     }
 
+    /// torch's formula for one phase's lr and momentum as a function of the factor, for a
+    /// phase annealing between `[start_lr, end_lr, start_momentum, end_momentum]`
+    /// ([`Phase::bounds`]); the [`Anneal::coefficients`] are computed once.
+    #[inline(always)]
+    pub fn formula(self, bounds: [f64; 4]) -> impl Fn(f64) -> (f64, f64) {
+        let [lr_start, lr_end, m_start, m_end] = bounds;
+        let (lr, momentum) = (
+            self.coefficients(lr_start, lr_end),
+            self.coefficients(m_start, m_end),
+        );
+        move |factor| (self.apply(lr, factor), self.apply(momentum, factor))
+    }
+
     /// The rest of the formula: `end + (start - end) / 2.0 * factor` for cos,
     /// `(end - start) * factor + start` for linear, in torch's order of operations.
     #[inline(always)]
@@ -447,11 +460,7 @@ impl OneCycle {
     /// [`Error::ZeroWidthPhase`] where torch divides by zero.
     pub fn at(&self, step: i64, values: &Values) -> Result<(f64, f64), Error> {
         let (phase, factor) = self.phase_at(step)?;
-        let [lr_start, lr_end, m_start, m_end] = phase.bounds(values);
-        Ok((
-            self.anneal.interpolate(lr_start, lr_end, factor),
-            self.anneal.interpolate(m_start, m_end, factor),
-        ))
+        Ok(self.anneal.formula(phase.bounds(values))(factor))
     }
 
     /// The steps of `[start, stop)` split by phase, found once for the whole window.

@@ -185,19 +185,22 @@ fn fast_runs(first: u64, span: &Span, n: usize) -> impl Iterator<Item = (Range<u
 #[inline(always)]
 fn apply<T: Sample>(
     anneal: Anneal,
-    [lr_start, lr_end, m_start, m_end]: [f64; 4],
+    bounds: [f64; 4],
     factor: &[f64],
     lr: &mut [T],
     momentum: &mut [T],
 ) {
-    let (lr_c, m_c) = (
-        anneal.coefficients(lr_start, lr_end),
-        anneal.coefficients(m_start, m_end),
-    );
+    let formula = anneal.formula(bounds);
     for ((l, m), &f) in lr.iter_mut().zip(momentum.iter_mut()).zip(factor) {
-        *l = T::from_f64(anneal.apply(lr_c, f));
-        *m = T::from_f64(anneal.apply(m_c, f));
+        write(formula(f), l, m);
     }
+}
+
+/// Stores one step's `(lr, momentum)`, rounded to `T`.
+#[inline(always)]
+fn write<T: Sample>((lr, momentum): (f64, f64), l: &mut T, m: &mut T) {
+    *l = T::from_f64(lr);
+    *m = T::from_f64(momentum);
 }
 
 /// One configuration's steps `first + k` of one span: the factor and the rest of the
@@ -208,20 +211,15 @@ fn fused<T: Sample>(
     anneal: Anneal,
     first: u64,
     span: &Span,
-    [lr_start, lr_end, m_start, m_end]: [f64; 4],
+    bounds: [f64; 4],
     lr: &mut [T],
     momentum: &mut [T],
     factor: impl Fn(f64) -> f64,
 ) {
-    let (lr_c, m_c) = (
-        anneal.coefficients(lr_start, lr_end),
-        anneal.coefficients(m_start, m_end),
-    );
+    let formula = anneal.formula(bounds);
     let outs = lr.iter_mut().zip(momentum.iter_mut());
     each_pct(first, span, outs, |(l, m), pct| {
-        let f = factor(pct);
-        *l = T::from_f64(anneal.apply(lr_c, f));
-        *m = T::from_f64(anneal.apply(m_c, f));
+        write(formula(factor(pct)), l, m);
     });
 }
 

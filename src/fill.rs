@@ -348,9 +348,9 @@ fn in_block(
     })
 }
 
-/// Fills one task. A single row has no one to share its factors with: it is filled by the
-/// fused loops. Several rows get the factors of the block once per group, then each row
-/// from them.
+/// Fills one task. Rows of one group (they are adjacent) share the factors of the block:
+/// computed once into a buffer, then each row is made from them. A row whose group has no
+/// other row here has no one to share with: it is filled by the fused loops instead.
 #[inline(always)]
 fn run_task<T: Sample>(
     task: Task<'_, T>,
@@ -359,12 +359,48 @@ fn run_task<T: Sample>(
     group_of: &[usize],
     accuracy: Accuracy,
 ) {
-    if task.outs.len() == 1 {
-        for mut out in task.outs {
-            fill_row(task.first, &mut out, prepared, groups, group_of, accuracy);
+    // Zeroed only once a group is shared.
+    let mut block: Option<[f64; BLOCK]> = None;
+    let mut current = usize::MAX;
+    let mut outs = task.outs.into_iter().peekable();
+    while let Some(mut out) = outs.next() {
+        let (first, last) = (task.first, task.first + out.lr.len() as u64);
+        let g = group_of[out.config];
+        let shared = g == current || outs.peek().is_some_and(|next| group_of[next.config] == g);
+        if !shared {
+            fill_row(first, &mut out, prepared, groups, group_of, accuracy);
+            continue;
         }
-    } else {
-        fill_shared(task, prepared, groups, group_of, accuracy);
+        let Group { cycle, spans } = &groups[g];
+        let anneal = cycle.anneal();
+        let buf = block.get_or_insert([0.0; BLOCK]);
+        if g != current {
+            for (span, at) in in_block(spans, first, last) {
+                let (from, b) = (first + at.start as u64, &mut buf[at]);
+                match (anneal, accuracy) {
+                    (Anneal::Cos, Accuracy::Exact) => {
+                        span_factors(Anneal::Cos, Accuracy::Exact, from, span, b);
+                    }
+                    (Anneal::Cos, Accuracy::Fast) => {
+                        span_factors(Anneal::Cos, Accuracy::Fast, from, span, b);
+                    }
+                    (Anneal::Linear, _) => {
+                        span_factors(Anneal::Linear, Accuracy::Exact, from, span, b);
+                    }
+                }
+            }
+            current = g;
+        }
+        let values = &prepared[out.config].1;
+        for (span, at) in in_block(spans, first, last) {
+            let bounds = cycle.phases()[span.phase].bounds(values);
+            let f = &buf[at.clone()];
+            let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
+            match anneal {
+                Anneal::Cos => apply(Anneal::Cos, bounds, f, l, m),
+                Anneal::Linear => apply(Anneal::Linear, bounds, f, l, m),
+            }
+        }
     }
 }
 
@@ -393,52 +429,6 @@ fn fill_row<T: Sample>(
             }
             (Anneal::Linear, _) => {
                 fused_span(Anneal::Linear, Accuracy::Exact, from, span, bounds, l, m);
-            }
-        }
-    }
-}
-
-/// Several rows of a block: the factors once per group, then each row from them.
-#[inline(always)]
-fn fill_shared<T: Sample>(
-    task: Task<'_, T>,
-    prepared: &[Prepared],
-    groups: &[Group<'_>],
-    group_of: &[usize],
-    accuracy: Accuracy,
-) {
-    let mut buf = [0.0f64; BLOCK];
-    let mut current = usize::MAX;
-    for out in task.outs {
-        let (first, last) = (task.first, task.first + out.lr.len() as u64);
-        let g = group_of[out.config];
-        let Group { cycle, spans } = &groups[g];
-        let anneal = cycle.anneal();
-        if g != current {
-            for (span, at) in in_block(spans, first, last) {
-                let (from, b) = (first + at.start as u64, &mut buf[at]);
-                match (anneal, accuracy) {
-                    (Anneal::Cos, Accuracy::Exact) => {
-                        span_factors(Anneal::Cos, Accuracy::Exact, from, span, b);
-                    }
-                    (Anneal::Cos, Accuracy::Fast) => {
-                        span_factors(Anneal::Cos, Accuracy::Fast, from, span, b);
-                    }
-                    (Anneal::Linear, _) => {
-                        span_factors(Anneal::Linear, Accuracy::Exact, from, span, b);
-                    }
-                }
-            }
-            current = g;
-        }
-        let values = &prepared[out.config].1;
-        for (span, at) in in_block(spans, first, last) {
-            let bounds = cycle.phases()[span.phase].bounds(values);
-            let f = &buf[at.clone()];
-            let (l, m) = (&mut out.lr[at.clone()], &mut out.momentum[at]);
-            match anneal {
-                Anneal::Cos => apply(Anneal::Cos, bounds, f, l, m),
-                Anneal::Linear => apply(Anneal::Linear, bounds, f, l, m),
             }
         }
     }
@@ -901,8 +891,9 @@ mod tests {
 
     #[test]
     fn every_level_gives_the_same_bits() {
-        // One row (the fused loops) and sweeps (shared factors), every strategy, accuracy
-        // and output type, windows inside blocks and across phases, the extra step.
+        // One row (the fused loops) and a sweep (shared factors, and a row alone in its
+        // group), every strategy, accuracy and output type, windows inside blocks and
+        // across phases, the extra step.
         fn fill<T: Sample>(
             prepared: &[Prepared],
             (start, stop): (u64, u64),
@@ -927,7 +918,9 @@ mod tests {
                     three_phase,
                     ..Config::new(total, max_lr)
                 };
-                let sweep: Vec<Config> = (1..=3).map(|i| config(0.1 * f64::from(i))).collect();
+                // Two rows sharing their factors, and one (another pct_start) alone.
+                let mut sweep: Vec<Config> = (1..=3).map(|i| config(0.1 * f64::from(i))).collect();
+                sweep[2].pct_start = pct_start * 0.75;
                 let end = total as u64 + 1;
                 for window in [(0, end), (3, end - 2), (end - 1, end)] {
                     for rows in [&sweep[..1], &sweep[..]] {

@@ -297,6 +297,27 @@ fn group_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Optio
     Ok(group_value(group, start)?.zip(group_value(group, end)?))
 }
 
+/// The lr and (when `cycle_momentum`) the momentum `group` gets at a step in `phase`
+/// where the annealing factor is `factor`, or `None` when a value the phase anneals
+/// between is missing or not a plain number.
+fn group_at(
+    group: &Bound<'_, PyDict>,
+    phase: &Phase,
+    anneal: Anneal,
+    factor: f64,
+    cycle_momentum: bool,
+) -> PyResult<Option<(f64, Option<f64>)>> {
+    let Some((start, end)) = group_pair(group, phase.start_lr, phase.end_lr)? else {
+        return Ok(None);
+    };
+    let lr = anneal.interpolate(start, end, factor);
+    if !cycle_momentum {
+        return Ok(Some((lr, None)));
+    }
+    Ok(group_pair(group, phase.start_momentum, phase.end_momentum)?
+        .map(|(start, end)| (lr, Some(anneal.interpolate(start, end, factor)))))
+}
+
 /// A group value torch replaces by assignment (it fills tensors in place instead): a
 /// `float`, `int` or `bool`.
 fn replaceable(value: &Bound<'_, PyAny>) -> bool {
@@ -375,18 +396,12 @@ impl PyCycle {
             let Ok(group) = group.cast::<PyDict>() else {
                 return Ok(None);
             };
-            let Some((start, end)) = group_pair(group, phase.start_lr, phase.end_lr)? else {
+            let Some((lr, momentum)) = group_at(group, phase, anneal, factor, cycle_momentum)?
+            else {
                 return Ok(None);
             };
-            lrs.push(anneal.interpolate(start, end, factor));
-            if cycle_momentum {
-                let Some((start, end)) =
-                    group_pair(group, phase.start_momentum, phase.end_momentum)?
-                else {
-                    return Ok(None);
-                };
-                momenta.push(anneal.interpolate(start, end, factor));
-            }
+            lrs.push(lr);
+            momenta.extend(momentum);
         }
         Ok(Some((lrs, momenta)))
     }
@@ -442,19 +457,14 @@ impl PyCycle {
             let Ok(group) = group.cast_into_exact::<PyDict>() else {
                 return Ok(None);
             };
-            let Some((start, end)) = group_pair(&group, phase.start_lr, phase.end_lr)? else {
+            let Some((lr, momentum)) = group_at(&group, phase, anneal, factor, cycle_momentum)?
+            else {
                 return Ok(None);
             };
             if !group.get_item(lr_key)?.is_some_and(|lr| replaceable(&lr)) {
                 return Ok(None);
             }
-            let lr = anneal.interpolate(start, end, factor);
-            let momentum = if cycle_momentum {
-                let Some((start, end)) =
-                    group_pair(&group, phase.start_momentum, phase.end_momentum)?
-                else {
-                    return Ok(None);
-                };
+            let momentum = if let Some(momentum) = momentum {
                 let betas = if use_beta1 {
                     let Some(Ok(betas)) = group
                         .get_item(betas_key)?
@@ -469,7 +479,7 @@ impl PyCycle {
                 } else {
                     None
                 };
-                Some((anneal.interpolate(start, end, factor), betas))
+                Some((momentum, betas))
             } else {
                 None
             };

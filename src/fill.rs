@@ -469,19 +469,7 @@ impl OneCycle {
         lr: &mut [T],
         momentum: &mut [T],
     ) -> Result<(), Error> {
-        let stop = window_stop(start, lr, momentum)?;
-        let prepared = [(self.clone(), *values)];
-        let level = Level::detect();
-        fill_rows_with(
-            &prepared,
-            start,
-            stop,
-            Accuracy::Exact,
-            level,
-            lr,
-            momentum,
-            false,
-        )
+        self.fill_on(values, start, lr, momentum, false)
     }
 
     /// Like [`OneCycle::fill`], on all cores when the window has at least
@@ -496,9 +484,21 @@ impl OneCycle {
         lr: &mut [T],
         momentum: &mut [T],
     ) -> Result<(), Error> {
+        self.fill_on(values, start, lr, momentum, true)
+    }
+
+    fn fill_on<T: Sample>(
+        &self,
+        values: &Values,
+        start: u64,
+        lr: &mut [T],
+        momentum: &mut [T],
+        threads: bool,
+    ) -> Result<(), Error> {
         let stop = window_stop(start, lr, momentum)?;
         let prepared = [(self.clone(), *values)];
-        fill_rows(&prepared, start, stop, Accuracy::Exact, lr, momentum)
+        let (exact, level) = (Accuracy::Exact, Level::detect());
+        fill_rows_with(&prepared, start, stop, exact, level, lr, momentum, threads)
     }
 }
 

@@ -3,7 +3,11 @@ bit for bit."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import io
 import struct
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +44,10 @@ def same(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, float):
         return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, types.MethodType):
+        # torch 2.0 keeps the annealing as a method bound to the scheduler (`anneal_func`):
+        # the same function, each bound to its own scheduler.
+        return a.__func__ is b.__func__
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
@@ -75,6 +83,67 @@ def assert_same_state(theirs: TorchOneCycleLR, ours: OneCycleLR, where: str = ""
     t_state, o_state = theirs.state_dict(), ours.state_dict()
     assert t_state.keys() == o_state.keys(), where
     assert same(t_state, o_state), f"{where}: state_dict differs"
+
+
+# --- what the installed torch does, asked rather than assumed from its version --------------
+
+
+TORCH_TAKES_VERBOSE = "verbose" in inspect.signature(TorchOneCycleLR.__init__).parameters
+
+
+def torch_side(extra: dict[str, Any]) -> dict[str, Any]:
+    """Of ours' extra arguments, those torch's class takes too: ``verbose`` where it has it
+    (torch 2.0-2.6), with which both must behave alike; never ``hold_final``."""
+    return {k: v for k, v in extra.items() if k == "verbose" and TORCH_TAKES_VERBOSE}
+
+
+@functools.cache
+def torch_fills_tensor_lr() -> bool:
+    """Whether torch's scheduler writes into a tensor ``lr`` in place (torch 2.4 on), rather
+    than replacing the tensor with a float (2.0-2.3)."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=torch.tensor(0.1))
+    lr = opt.param_groups[0]["lr"]
+    TorchOneCycleLR(opt, max_lr=0.1, total_steps=5)
+    return opt.param_groups[0]["lr"] is lr
+
+
+@functools.cache
+def torch_copies_last_lr() -> bool:
+    """Whether torch's ``get_last_lr()`` hands out copies of tensor lrs (2.10 on)."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=torch.tensor(0.1))
+    sched = TorchOneCycleLR(opt, max_lr=0.1, total_steps=5)
+    return sched.get_last_lr()[0] is not opt.param_groups[0]["lr"]
+
+
+def adam_steps(betas: tuple[Any, Any] = (0.9, 0.999), **kwargs: Any) -> bool:
+    """Whether torch's Adam, built with ``kwargs`` over a float32 parameter on the CPU,
+    accepts them and takes a step."""
+    param = torch.nn.Parameter(torch.zeros(2))
+    param.grad = torch.ones(2)
+
+    def step() -> None:
+        torch.optim.Adam([param], lr=0.1, betas=betas, **kwargs).step()
+
+    return outcome(step)[1] is None
+
+
+@functools.cache
+def torch_state_loads_weights_only() -> bool:
+    """Whether torch's own OneCycleLR state survives ``torch.load(weights_only=True)``:
+    from torch 2.4 on it is plain data; before, it holds the annealing function."""
+    buffer = io.BytesIO()
+    torch.save(TorchOneCycleLR(make_optimizer("sgd"), max_lr=0.1, total_steps=5).state_dict(), buffer)
+    buffer.seek(0)
+    return outcome(lambda: torch.load(buffer, weights_only=True))[1] is None
+
+
+def torch_round_trip(obj: Any) -> Any:
+    """``torch.save`` then ``torch.load``, with ``weights_only=True`` (what Lightning,
+    accelerate and transformers use) wherever torch's own scheduler state allows it."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=torch_state_loads_weights_only())
 
 
 def outcome(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:

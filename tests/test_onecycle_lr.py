@@ -4,9 +4,9 @@ get_last_lr(), last_epoch and state_dict(), compared bit for bit."""
 from __future__ import annotations
 
 import copy
-import io
 import pickle
 import warnings
+from typing import Any
 
 import pytest
 import torch
@@ -15,13 +15,18 @@ from hypothesis import strategies as st
 from onecycle import OneCycleLR
 from parity import (
     MOMENTUM_OPTIMIZERS,
+    TORCH_TAKES_VERBOSE,
     assert_same_failure,
     assert_same_state,
     configurations,
+    groups_state,
     make_optimizer,
     outcome,
     run_side_by_side,
     same,
+    torch_fills_tensor_lr,
+    torch_round_trip,
+    torch_side,
     unit,
 )
 from torch.optim.lr_scheduler import LRScheduler
@@ -120,7 +125,8 @@ def test_tensor_values_follow_torch() -> None:
             assert same(theirs.get_last_lr(), ours.get_last_lr()), i
             assert same(t_opt.param_groups[0]["betas"], o_opt.param_groups[0]["betas"]), i
             t_opt.step(), o_opt.step(), theirs.step(), ours.step()
-    # A tensor lr in the optimizer (float max_lr) is filled in place, as torch does.
+    # A tensor lr in the optimizer (float max_lr) is filled in place where torch fills it
+    # (2.4 on), and replaced with a float where torch replaces it.
     t_opt = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], lr=torch.tensor(0.01))
     o_opt = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], lr=torch.tensor(0.01))
     theirs = TorchOneCycleLR(t_opt, max_lr=0.1, total_steps=20)
@@ -129,7 +135,7 @@ def test_tensor_values_follow_torch() -> None:
     for _ in range(20):
         t_opt.step(), o_opt.step(), theirs.step(), ours.step()
         assert same(t_opt.param_groups[0]["lr"], o_opt.param_groups[0]["lr"])
-        assert o_opt.param_groups[0]["lr"] is lr_tensor
+        assert (o_opt.param_groups[0]["lr"] is lr_tensor) is torch_fills_tensor_lr()
 
 
 @pytest.mark.parametrize(
@@ -249,10 +255,7 @@ def test_state_dict_round_trip(direction: str) -> None:
     for _ in range(13):
         src_opt.step()
         src.step()
-    buffer = io.BytesIO()
-    torch.save({"scheduler": src.state_dict(), "optimizer": src_opt.state_dict()}, buffer)
-    buffer.seek(0)
-    loaded = torch.load(buffer, weights_only=True)
+    loaded = torch_round_trip({"scheduler": src.state_dict(), "optimizer": src_opt.state_dict()})
     # The destination starts from another configuration and takes everything from the dict.
     dst_opt = make_optimizer("sgd")
     dst = dst_cls(dst_opt, max_lr=0.5, total_steps=40, three_phase=True)
@@ -270,7 +273,9 @@ def test_state_dict_round_trip(direction: str) -> None:
 
 
 def test_state_dict_is_plain_data_with_torch_keys() -> None:
-    theirs = TorchOneCycleLR(make_optimizer("sgd"), max_lr=0.1, total_steps=10)
+    theirs = TorchOneCycleLR(
+        make_optimizer("sgd"), max_lr=0.1, total_steps=10, **torch_side({"verbose": True})
+    )
     ours = OneCycleLR(make_optimizer("sgd"), max_lr=0.1, total_steps=10, verbose=True)
     assert ours.state_dict().keys() == theirs.state_dict().keys()
     assert same(ours.state_dict(), theirs.state_dict())
@@ -312,6 +317,10 @@ def test_warnings_match_torch() -> None:
 
 
 def test_verbose_prints_each_update(capsys: pytest.CaptureFixture[str]) -> None:
+    """Where torch has no `verbose` (2.7 on), ours prints the seed's line for each group at
+    each update. Where it has one, ours does exactly what it does (test_verbose_as_torchs)."""
+    if TORCH_TAKES_VERBOSE:
+        pytest.skip("this torch takes verbose itself; ours passes it on (test_verbose_as_torchs)")
     opt = make_optimizer("sgd", 2)
     sched = OneCycleLR(opt, max_lr=[0.1, 0.2], total_steps=5, verbose=True)
     for _ in range(3):
@@ -343,6 +352,33 @@ def test_verbose_prints_each_update(capsys: pytest.CaptureFixture[str]) -> None:
         plain.step(2)
     assert same(plain.state_dict(), sched.state_dict())
     assert isinstance(sched, OneCycleLR) and not callable(sched)
+
+
+@pytest.mark.parametrize("verbose", ["default", False, True])
+def test_verbose_as_torchs(verbose: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Where torch takes `verbose` (2.0-2.6), ours behaves exactly as torch's: the same
+    printed lines (2.0-2.1 print each update), the same deprecation warning (2.2-2.6 give it
+    whenever the argument is passed, False included), the same state."""
+    if not TORCH_TAKES_VERBOSE:
+        pytest.skip(
+            "this torch has no verbose; ours prints the seed's line (test_verbose_prints_each_update)"
+        )
+    kwargs = {} if verbose == "default" else {"verbose": verbose}
+
+    def run(cls: type) -> tuple[Any, list[tuple[type, str]], str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            opt = make_optimizer("sgd", 2)
+            sched = cls(opt, max_lr=[0.1, 0.2], total_steps=6, **kwargs)
+            for epoch in (None, None, None, 4, None):
+                opt.step()
+                sched.step(epoch)
+        trace = (groups_state(opt), sched.get_last_lr(), sched.state_dict())
+        return trace, [(w.category, str(w.message)) for w in caught], capsys.readouterr().out
+
+    theirs, ours = run(TorchOneCycleLR), run(OneCycleLR)
+    assert same(ours[0], theirs[0])
+    assert ours[1:] == theirs[1:]
 
 
 # --- property-based: the whole parameter space -------------------------------------------

@@ -234,8 +234,9 @@ def test_numpy_integers_are_accepted_everywhere(integer: Any) -> None:
     plain = onecycle.schedule(40, 0.1, start=3, stop=41)
     for kwargs in (
         dict(total_steps=integer, start=3, stop=41),
-        dict(total_steps=40, start=3, stop=integer + 1),
-        dict(total_steps=40, start=integer - 37, stop=41),
+        # (numpy 1.x turns uint64 + int into a float64: keep the integer's dtype)
+        dict(total_steps=40, start=3, stop=integer + np.array(1, dtype=integer.dtype)),
+        dict(total_steps=40, start=integer - np.array(37, dtype=integer.dtype), stop=41),
     ):
         got = onecycle.schedule(max_lr=0.1, **kwargs)
         assert_bits_equal(got.lr, plain.lr)

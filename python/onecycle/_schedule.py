@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -55,12 +56,41 @@ def _scalar(name: str, value: Any) -> float:
         ) from None
 
 
+def _ragged_warns() -> bool:
+    """Whether numpy makes an object array of ragged sequences with a warning (before 1.24)
+    rather than raising ValueError."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            np.asarray([[0.0], [0.0, 0.0]])
+        except ValueError:
+            return False
+    return bool(caught)
+
+
+_RAGGED_WARNS = _ragged_warns()
+
+
+def _asarray(value: object) -> npt.NDArray[Any]:
+    """``np.asarray(value)``, raising ValueError for ragged sequences in every numpy release
+    (instead of the warning of numpy < 1.24, which a warnings filter may turn into an error
+    of its own)."""
+    if not _RAGGED_WARNS:
+        return np.asarray(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.VisibleDeprecationWarning)
+        try:
+            return np.asarray(value)
+        except np.VisibleDeprecationWarning as e:
+            raise ValueError(str(e)) from None
+
+
 def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
     """A real number or an array (or nested sequence) of them, as float64."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be a real number or an array of real numbers, got {value!r}")
     try:
-        array = np.asarray(value)
+        array = _asarray(value)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be a real number or an array of real numbers, got {value!r}") from e
     if array.dtype.kind not in "iuf":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
+from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
 from onecycle._core import Cycle
@@ -38,8 +41,67 @@ _ORDER_WARNING = (
 )
 
 # The methods step() bypasses on its one-call path; a subclass overriding one of them
-# takes torch's path for every step.
-_STEP_HOOKS = ("get_lr", "_update_lr")
+# takes torch's path for every step. (Not every torch release has each of them.)
+_STEP_HOOKS = ("get_lr", "_update_lr", "_anneal_func", "_annealing_cos", "_annealing_linear")
+
+# What differs between torch releases, read off the installed one rather than its version.
+_TORCH_PARAMETERS = inspect.signature(_TorchOneCycleLR.__init__).parameters
+# torch 2.0-2.6 take `verbose` themselves (2.0-2.1 print each update with it; 2.2-2.6 warn
+# that it is deprecated whenever it is passed, False included, and print nothing). Ours
+# passes it on unchanged there, with torch's default; elsewhere ours prints the seed's line.
+_TORCH_HAS_VERBOSE = "verbose" in _TORCH_PARAMETERS
+_VERBOSE_DEFAULT: Any = _TORCH_PARAMETERS["verbose"].default if _TORCH_HAS_VERBOSE else False
+# Where the scheduler keeps its annealing: the name "cos" or "linear" in `_anneal_func_type`
+# (torch 2.4 on, read by its `_anneal_func`), or the function itself in `anneal_func`
+# (2.0-2.3; a bound method in 2.0, a static method's function in 2.1-2.3).
+_ANNEAL_ATTR = "_anneal_func_type" if hasattr(_TorchOneCycleLR, "_anneal_func") else "anneal_func"
+_ANNEAL_FUNCTIONS = {
+    getattr(func, "__func__", func): name
+    for name in ("cos", "linear")
+    if (func := getattr(_TorchOneCycleLR, f"_annealing_{name}", None)) is not None
+}
+
+
+def _anneal_name(value: Any) -> Any:
+    """The annealing strategy the installed torch's ``get_lr`` applies, given the value of
+    the scheduler's ``_ANNEAL_ATTR`` (None when it is not one of torch's two)."""
+    if _ANNEAL_ATTR == "_anneal_func_type":
+        return value
+    return _ANNEAL_FUNCTIONS.get(getattr(value, "__func__", value))
+
+
+def _warns_at_caller(function: Any) -> bool:
+    """Whether ``function`` passes ``stacklevel`` to its warnings: torch's ``step()`` does
+    from 2.10 on, so they point at its caller; before, they point at torch's own line."""
+    return any(isinstance(c, tuple) and "stacklevel" in c for c in function.__code__.co_consts)
+
+
+_TORCH_STEP_WARNS_AT_CALLER = _warns_at_caller(LRScheduler.step)
+
+
+@functools.cache
+def _adam_takes_tensor_beta1(beta_dtype: torch.dtype, param_dtype: torch.dtype) -> bool:
+    """Whether the installed torch's Adam steps with a tensor ``betas[0]`` of
+    ``beta_dtype`` on parameters of ``param_dtype`` (torch 2.0-2.4 fail on a float64 tensor
+    with float32 parameters). Asked once per pair, with one step of a one-element Adam."""
+    param = torch.zeros(1, dtype=param_dtype, requires_grad=True)
+    param.grad = torch.ones(1, dtype=param_dtype)
+    beta1 = torch.tensor(0.9, dtype=beta_dtype)
+    try:
+        torch.optim.Adam([param], lr=0.1, betas=(beta1, 0.999), foreach=False).step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _keeps_tensor_beta1(group: dict[str, Any], tensor: Tensor) -> bool:
+    """Whether the scheduler keeps ``group``'s tensor ``betas[0]`` and fills it in place:
+    where the installed torch's optimizers can step with it. Elsewhere it does what torch
+    does, replacing it with a float."""
+    params = group.get("params")
+    first = params[0] if isinstance(params, list) and params else None
+    param_dtype = first.dtype if isinstance(first, Tensor) else torch.get_default_dtype()
+    return _adam_takes_tensor_beta1(tensor.dtype, param_dtype)
 
 
 def _fill(tensor: Tensor, value: Any) -> None:
@@ -61,6 +123,7 @@ def _tensor_betas(optimizer: Any) -> list[tuple[dict[str, Any], tuple[Any, ...]]
         and isinstance(betas := group.get("betas"), tuple)
         and betas
         and isinstance(betas[0], Tensor)
+        and _keeps_tensor_beta1(group, betas[0])
     ]
 
 
@@ -167,7 +230,9 @@ class OneCycleLR(_TorchOneCycleLR):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._onecycle_fast_step = all(getattr(cls, name) is getattr(OneCycleLR, name) for name in _STEP_HOOKS)
+        cls._onecycle_fast_step = all(
+            getattr(cls, name, None) is getattr(OneCycleLR, name, None) for name in _STEP_HOOKS
+        )
 
     def __init__(
         self,
@@ -185,7 +250,7 @@ class OneCycleLR(_TorchOneCycleLR):
         final_div_factor: float = 1e4,
         three_phase: bool = False,
         last_epoch: int = -1,
-        verbose: bool = False,
+        verbose: bool = _VERBOSE_DEFAULT,
         *,
         hold_final: bool = False,
     ) -> None:
@@ -193,8 +258,10 @@ class OneCycleLR(_TorchOneCycleLR):
         if not isinstance(hold_final, bool):
             raise TypeError(f"hold_final must be True or False, got {hold_final!r}")
         self._onecycle_hold = hold_final
-        if verbose:
-            # A subclass whose step() prints; the plain class keeps torch's step() as is.
+        # Where torch takes `verbose`, it gets it as given; elsewhere a subclass whose
+        # step() prints (the plain class keeps torch's step() as is).
+        torch_verbose = {"verbose": verbose} if _TORCH_HAS_VERBOSE else {}
+        if verbose and not _TORCH_HAS_VERBOSE:
             self.__class__ = _VerboseOneCycleLR
         # torch's constructor replaces a tensor betas[0] with a float; keep the tensor.
         tensor_betas = _tensor_betas(optimizer)
@@ -214,6 +281,7 @@ class OneCycleLR(_TorchOneCycleLR):
                 final_div_factor=final_div_factor,
                 three_phase=three_phase,
                 last_epoch=last_epoch,
+                **torch_verbose,
             )
         except ZeroDivisionError as e:
             # torch divides by these while filling the groups; say which one is at fault.
@@ -251,9 +319,10 @@ class OneCycleLR(_TorchOneCycleLR):
             and cached is not None
             and cached[2] is not None  # phases the core takes (else torch's path)
             and cached[0] is self._schedule_phases
-            and cached[1] == self._anneal_func_type
+            and cached[1] == self.__dict__.get(_ANNEAL_ATTR)
             and self._step_count > 1  # the first step checks the call order and may warn
             and self._onecycle_fast_step
+            and not self.__dict__.get("verbose")  # torch 2.0-2.1 print in their step()
         ):
             step = self.last_epoch + 1
             total = self.total_steps
@@ -275,7 +344,8 @@ class OneCycleLR(_TorchOneCycleLR):
         """torch's ``LRScheduler.step()``, with its warnings pointing at the caller of
         ``step()`` as torch's do (calling ``super().step()`` would point them here)."""
         update = getattr(self, "_update_lr", None)
-        if update is None:  # a torch without _update_lr: its own step(), as a whole
+        if update is None or not _TORCH_STEP_WARNS_AT_CALLER:
+            # torch's own step(), as a whole: its warnings point at its own lines.
             super().step(epoch)
             return
         if self._step_count == 1:
@@ -292,7 +362,7 @@ class OneCycleLR(_TorchOneCycleLR):
         """The Rust cycle for the current ``_schedule_phases`` (rebuilt when a loaded
         state_dict replaces them), or None when they are not torch's usual form."""
         phases = self.__dict__.get("_schedule_phases")
-        anneal = self.__dict__.get("_anneal_func_type")
+        anneal = self.__dict__.get(_ANNEAL_ATTR)
         cached = self._onecycle_cycle
         if cached is not None and cached[0] is phases and cached[1] == anneal:
             return cached[2]
@@ -302,7 +372,7 @@ class OneCycleLR(_TorchOneCycleLR):
                     (p["end_step"], p["start_lr"], p["end_lr"], p["start_momentum"], p["end_momentum"])
                     for p in phases  # type: ignore[union-attr]
                 ],
-                anneal,  # type: ignore[arg-type]
+                _anneal_name(anneal),
             )
         except (TypeError, KeyError, ValueError, OverflowError):
             cycle = None
@@ -335,7 +405,7 @@ class OneCycleLR(_TorchOneCycleLR):
                     for group, momentum in zip(self.optimizer.param_groups, momenta, strict=True):
                         if self.use_beta1:
                             betas = group["betas"]
-                            if isinstance(betas[0], Tensor):
+                            if isinstance(betas[0], Tensor) and _keeps_tensor_beta1(group, betas[0]):
                                 _fill_beta1(group, momentum, filled)
                             else:
                                 group["betas"] = (momentum, *betas[1:])

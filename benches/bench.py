@@ -265,6 +265,15 @@ def loop_time(cls, steps, repeats, groups=1):
     return min(times)
 
 
+def step_ratios(steps=50_000, repeats=5):
+    """How many times faster onecycle's step() is than torch's, for 1 and 4 groups."""
+    return {
+        str(groups): loop_time(TorchOneCycleLR, steps, repeats, groups)
+        / loop_time(onecycle.OneCycleLR, steps, repeats, groups)
+        for groups in (1, 4)
+    }
+
+
 def numpy_cos_floor(n):
     x, out = np.linspace(0.0, np.pi, n), np.empty(n)
     return best(lambda: np.cos(x, out=out), REPEATS)
@@ -474,7 +483,15 @@ def main():
     parser.add_argument("--steps", type=int, default=10_000_000)
     parser.add_argument("--quick", action="store_true", help="1,000,000 steps")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--step-only",
+        action="store_true",
+        help="only step() against torch's, as JSON: {groups: how many times faster} (nox -s compat)",
+    )
     args = parser.parse_args()
+    if args.step_only:
+        print(json.dumps(step_ratios()))
+        return
     n = 1_000_000 if args.quick else args.steps
     memory_steps = 5_000_000 if args.quick else 50_000_000
 

@@ -115,14 +115,17 @@ def torch_copies_last_lr() -> bool:
     return sched.get_last_lr()[0] is not opt.param_groups[0]["lr"]
 
 
-def adam_steps(betas: tuple[Any, Any] = (0.9, 0.999), **kwargs: Any) -> bool:
+def adam_steps(beta1: Any = 0.9, **kwargs: Any) -> bool:
     """Whether torch's Adam, built with ``kwargs`` over a float32 parameter on the CPU,
-    accepts them and takes a step."""
+    accepts them and takes a step with ``beta1`` in ``betas[0]`` (set after construction,
+    as a scheduler leaves it)."""
     param = torch.nn.Parameter(torch.zeros(2))
     param.grad = torch.ones(2)
 
     def step() -> None:
-        torch.optim.Adam([param], lr=0.1, betas=betas, **kwargs).step()
+        adam = torch.optim.Adam([param], lr=0.1, **kwargs)
+        adam.param_groups[0]["betas"] = (beta1, 0.999)
+        adam.step()
 
     return outcome(step)[1] is None
 

@@ -450,7 +450,7 @@ def test_tensor_beta1_stays_the_same_tensor_holding_torchs_value(
     in torch 2.0-2.4), ours replaces it with the float, as torch does, so training works."""
     kwargs = ADAM_VARIANTS[variant]
     skip_unless_adam_steps(kwargs)
-    keeps = adam_steps(betas=(torch.tensor(0.9, dtype=beta_dtype), 0.999), foreach=False)
+    keeps = adam_steps(torch.tensor(0.9, dtype=beta_dtype), foreach=False)
 
     def betas() -> tuple[torch.Tensor, torch.Tensor]:
         return torch.tensor(0.9, dtype=beta_dtype), torch.tensor(0.999, dtype=beta_dtype)

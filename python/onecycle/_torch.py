@@ -86,9 +86,12 @@ def _adam_takes_tensor_beta1(beta_dtype: torch.dtype, param_dtype: torch.dtype) 
     with float32 parameters). Asked once per pair, with one step of a one-element Adam."""
     param = torch.zeros(1, dtype=param_dtype, requires_grad=True)
     param.grad = torch.ones(1, dtype=param_dtype)
-    beta1 = torch.tensor(0.9, dtype=beta_dtype)
+    adam = torch.optim.Adam([param], lr=0.1, foreach=False)
+    # Set after construction, as the scheduler leaves it (Adam's constructor may insist on
+    # betas of one kind; its step is what matters).
+    adam.param_groups[0]["betas"] = (torch.tensor(0.9, dtype=beta_dtype), 0.999)
     try:
-        torch.optim.Adam([param], lr=0.1, betas=(beta1, 0.999), foreach=False).step()
+        adam.step()
     except (RuntimeError, TypeError, ValueError):
         return False
     return True

@@ -67,9 +67,19 @@ def test_every_public_object_is_documented() -> None:
     assert set(onecycle.__all__) - {"__version__"} == {n.split(".")[-1] for n in OBJECTS if n.count(".") == 1}
 
 
+def documented_for_this_torch(name: str) -> str:
+    """The documented signature; where torch takes `verbose` itself (2.0-2.6), ours has
+    torch's default for it, as docs/api.md says."""
+    doc = documented()[name]
+    torch_params = inspect.signature(onecycle.OneCycleLR.__mro__[1].__init__).parameters
+    if name == "onecycle.OneCycleLR" and "verbose" in torch_params:
+        doc = doc.replace("verbose: bool = False", f"verbose: bool = {torch_params['verbose'].default!r}")
+    return doc
+
+
 @pytest.mark.parametrize("name", sorted(OBJECTS))
 def test_documented_signature_is_the_real_one(name: str) -> None:
-    assert documented()[name] == render(name, OBJECTS[name])
+    assert documented_for_this_torch(name) == render(name, OBJECTS[name])
 
 
 def test_links_to_the_deliberate_differences() -> None:

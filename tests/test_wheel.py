@@ -1,9 +1,12 @@
-"""`maturin build --release` gives an abi3 wheel that installs with pip, in a fresh virtual
-environment with no Rust toolchain on its PATH, and works there."""
+"""The README's wheel command (`maturin build --release --zig`) gives one abi3 wheel,
+tagged for glibc 2.17 (manylinux2014) as auditwheel agrees, that installs with pip in a
+fresh virtual environment with no Rust toolchain on its PATH, and works there. The sdist
+builds and installs too."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,26 +26,36 @@ def maturin() -> str:
     return found
 
 
-def test_wheel_installs_and_runs_without_rust(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
+# The newest glibc a wheel may need: torch's own wheels need 2.28.
+NEWEST_GLIBC = (2, 28)
+
+
+def glibc_of(tag: str) -> tuple[int, int]:
+    """The glibc a manylinux platform tag names (manylinux2014 is glibc 2.17)."""
+    if tag.startswith("manylinux2014_"):
+        return (2, 17)
+    found = re.fullmatch(r"manylinux_(\d+)_(\d+)_\w+", tag)
+    assert found, f"not a manylinux tag: {tag}"
+    return int(found[1]), int(found[2])
+
+
+def build_wheel(dist: Path) -> Path:
     built = subprocess.run(
-        [maturin(), "build", "--release", "--interpreter", sys.executable, "--out", str(dist)],
+        [maturin(), "build", "--release", "--zig", "--interpreter", sys.executable, "--out", str(dist)],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("*.whl")
-    assert "-abi3-" in wheel.name, wheel.name
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
-    assert {"onecycle/py.typed", "onecycle/_core.pyi", "onecycle/cli/__init__.py"} <= names
-    assert any(name.startswith("onecycle/_core.") and name.endswith((".so", ".pyd")) for name in names)
+    return wheel
 
-    venv = tmp_path / "venv"
+
+def venv_without_rust(venv: Path) -> tuple[dict[str, str], Path]:
+    """A fresh virtual environment, and an environment for commands in it that has no
+    cargo or rustc on its PATH."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
-    # Only the new environment and the system's own tools: no cargo, no rustc.
     path = os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])
     assert shutil.which("cargo", path=path) is None and shutil.which("rustc", path=path) is None
     env = {
@@ -50,6 +63,33 @@ def test_wheel_installs_and_runs_without_rust(tmp_path: Path) -> None:
     }
     env["PATH"] = path
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env, bin_dir
+
+
+def test_wheel_is_tagged_for_old_glibc_as_auditwheel_agrees(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "dist")
+    platform_tags = wheel.name.removesuffix(".whl").split("-")[-1].split(".")
+    assert all(glibc_of(tag) <= NEWEST_GLIBC for tag in platform_tags), wheel.name
+    shown = subprocess.run(
+        [sys.executable, "-m", "auditwheel", "show", str(wheel)], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r'consistent with the following platform tag:\s+"([^"]+)"', shown)
+    assert found, shown
+    # auditwheel reads the symbols the library needs; the tag the wheel carries is theirs.
+    assert glibc_of(found[1]) == min(glibc_of(tag) for tag in platform_tags), (found[1], wheel.name)
+
+
+def test_wheel_installs_and_runs_without_rust(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "dist")
+    assert "-abi3-" in wheel.name, wheel.name
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"onecycle/py.typed", "onecycle/_core.pyi", "onecycle/cli/__init__.py"} <= names
+    assert any(name.startswith("onecycle/_core.") and name.endswith((".so", ".pyd")) for name in names)
+
+    venv = tmp_path / "venv"
+    # Only the new environment and the system's own tools: no cargo, no rustc.
+    env, _ = venv_without_rust(venv)
 
     def inside(*command: str, cwd: Path = tmp_path) -> str:
         done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -71,3 +111,29 @@ def test_wheel_installs_and_runs_without_rust(tmp_path: Path) -> None:
     info = inside("onecycle", "info")
     assert info.startswith(f"onecycle {onecycle.__version__}\n")
     assert "torch not installed" in info
+
+
+def test_sdist_builds_and_installs_in_a_fresh_venv(tmp_path: Path) -> None:
+    """`maturin sdist`, then `pip install` of it: pip fetches maturin to build it, with the
+    Rust toolchain of this machine."""
+    dist = tmp_path / "dist"
+    built = subprocess.run([maturin(), "sdist", "--out", str(dist)], cwd=ROOT, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    (sdist,) = dist.glob("onecycle-*.tar.gz")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(sdist)], env=env, capture_output=True, text=True
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    ran = subprocess.run(
+        [str(python), "-c", "import onecycle; print(onecycle.schedule(10, 0.1).lr.tobytes().hex())"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert bytes.fromhex(ran.stdout.strip()) == onecycle.schedule(10, 0.1).lr.tobytes()

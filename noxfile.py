@@ -70,7 +70,8 @@ def tests(session: nox.Session) -> None:
 def _interpreter(version: str) -> str:
     """An executable of CPython `version` ("3.10"): on PATH, or installed by pyenv."""
     found = shutil.which(f"python{version}")
-    if found:
+    # (a pyenv shim is on PATH for every version, but runs only the selected ones)
+    if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:
         return found
     pyenv = shutil.which("pyenv")
     if pyenv:

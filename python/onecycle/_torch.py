@@ -195,8 +195,11 @@ class OneCycleLR(_TorchOneCycleLR):
     last_epoch : int, default -1
         Index of the last batch, to resume a run; -1 starts the schedule.
     verbose : bool, default False
-        Print a line for each learning-rate update (the format of torch's releases that had
-        this option: ``Adjusting learning rate of group 0 to 4.0000e-04.``).
+        Where the installed torch takes ``verbose`` (2.0-2.6), it is passed on with torch's
+        default and behaves exactly as torch's (2.0-2.1 print each update; 2.2-2.6 only warn
+        that it is deprecated, whenever it is passed). On later releases, print a line for
+        each learning-rate update (the format of torch's releases that had this option:
+        ``Adjusting learning rate of group 0 to 4.0000e-04.``).
     hold_final : bool, default False
         Keyword only. Every step from ``total_steps - 1`` on keeps the values of step
         ``total_steps - 1`` (the final learning rate and momentum), and stepping past
@@ -212,7 +215,11 @@ class OneCycleLR(_TorchOneCycleLR):
     a tensor, torch replaces it with a float; here the tensor stays and is updated in place
     (holding torch's value, rounded to the tensor's dtype as a tensor ``lr`` is), so
     ``torch.compile`` does not recompile. A tensor shared by groups that get different
-    momenta is split once, the first group keeping it.
+    momenta is split once, the first group keeping it. This holds where the installed
+    torch's Adam can step with such a tensor (asked once per pair of dtypes); where it
+    cannot (torch 2.0-2.4 with a float64 tensor on float32 parameters), the tensor is
+    replaced by the float, as torch does. A tensor ``lr`` is filled in place where torch
+    fills it (2.4 on) and replaced where torch replaces it.
 
     Raises
     ------

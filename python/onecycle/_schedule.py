@@ -69,6 +69,8 @@ def _ragged_warns() -> bool:
 
 
 _RAGGED_WARNS = _ragged_warns()
+# The warning of numpy < 1.24 (numpy 2 keeps it in numpy.exceptions only).
+_RAGGED_WARNING: type[Warning] = getattr(np, "VisibleDeprecationWarning", Warning)
 
 
 def _asarray(value: object) -> npt.NDArray[Any]:
@@ -78,10 +80,10 @@ def _asarray(value: object) -> npt.NDArray[Any]:
     if not _RAGGED_WARNS:
         return np.asarray(value)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", np.VisibleDeprecationWarning)
+        warnings.simplefilter("error", _RAGGED_WARNING)
         try:
             return np.asarray(value)
-        except np.VisibleDeprecationWarning as e:
+        except _RAGGED_WARNING as e:
             raise ValueError(str(e)) from None
 
 

@@ -6,14 +6,14 @@ dev:  ## build the extension in place and install the development tools
 
 format:
 	cargo fmt
-	ruff format python tests benches examples docs
-	ruff check --fix python tests benches examples docs
+	ruff format python tests benches examples docs noxfile.py
+	ruff check --fix python tests benches examples docs noxfile.py
 
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
-	ruff format --check python tests benches examples docs
-	ruff check python tests benches examples docs
+	ruff format --check python tests benches examples docs noxfile.py
+	ruff check python tests benches examples docs noxfile.py
 	mypy
 	python -m mypy.stubtest onecycle._core
 

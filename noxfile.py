@@ -76,7 +76,9 @@ def _interpreter(version: str) -> str:
     pyenv = shutil.which("pyenv")
     if pyenv:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=True).stdout.strip()
-        candidates = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}")))
+        candidates = sorted(
+            glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}"))
+        )
         if candidates:
             return candidates[-1]
     raise FileNotFoundError(f"no python{version} on PATH or in pyenv: install CPython {version} first")
@@ -147,7 +149,9 @@ def compat(session: nox.Session) -> None:
                 }
             )
             shutil.rmtree(venv)
-            session.log(f"torch {release}: {rows[-1]['fidelity tests']} in {time.monotonic() - started:.0f} s")
+            session.log(
+                f"torch {release}: {rows[-1]['fidelity tests']} in {time.monotonic() - started:.0f} s"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     table = _table(rows)

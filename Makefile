@@ -23,6 +23,7 @@ test:  ## the README's test command, without the install
 
 bench:  ## the README's table (python benches/bench.py --json for JSON), then the Rust core's criterion benches
 	python benches/bench.py
+	python benches/bench.py --compile
 	cargo bench --bench core
 
 pictures:  ## redraw the README's pictures (docs/img/) with `onecycle plot`

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,21 @@ def environment() -> dict[str, str]:
     return {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
 
 
+def run_bounded(command: list[str], env: dict[str, str]) -> None:
+    """Run `command` in a process group of its own; past TIMEOUT, kill the whole group (the
+    launcher and the processes it started) and fail."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, err = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"{' '.join(command)} ran past {TIMEOUT} s:\n{out[-4000:]}{err[-8000:]}")
+    assert process.returncode == 0, out[-4000:] + err[-8000:]
+
+
 def torchrun(script: str, *args: str, processes: int = 2) -> None:
     command = [
         sys.executable, "-m", "torch.distributed.run",
@@ -38,8 +54,7 @@ def torchrun(script: str, *args: str, processes: int = 2) -> None:
         "--master_addr=127.0.0.1", f"--master_port={free_port()}",
         str(HERE / script), *args,
     ]  # fmt: skip
-    done = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-8000:]
+    run_bounded(command, environment())
 
 
 def per_rank(folder: Path, processes: int = 2) -> list[dict[str, Any]]:
@@ -127,15 +142,9 @@ def lightning_run(folder: Path, which: str, resume: Path | None = None) -> list[
         str(folder / f"checkpoints-{which}"),
         which,
     ]
-    env = {**environment(), "MASTER_PORT": str(free_port())}
-    done = subprocess.run(
-        [*command, *([str(resume)] if resume else [])],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-8000:]
+    if resume is not None:
+        command.append(str(resume))
+    run_bounded(command, {**environment(), "MASTER_PORT": str(free_port())})
     return per_rank(out)
 
 

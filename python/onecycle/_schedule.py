@@ -56,28 +56,26 @@ def _scalar(name: str, value: Any) -> float:
         ) from None
 
 
-def _ragged_warns() -> bool:
-    """Whether numpy makes an object array of ragged sequences with a warning (before 1.24)
-    rather than raising ValueError."""
+def _ragged_warning() -> type[Warning] | None:
+    """The warning numpy gives when it makes an object array of ragged sequences (before
+    1.24, a VisibleDeprecationWarning), or None where it raises ValueError instead."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             np.asarray([[0.0], [0.0, 0.0]])
         except ValueError:
-            return False
-    return bool(caught)
+            return None
+    return caught[0].category if caught else None
 
 
-_RAGGED_WARNS = _ragged_warns()
-# The warning of numpy < 1.24 (numpy 2 keeps it in numpy.exceptions only).
-_RAGGED_WARNING: type[Warning] = getattr(np, "VisibleDeprecationWarning", Warning)
+_RAGGED_WARNING = _ragged_warning()
 
 
 def _asarray(value: object) -> npt.NDArray[Any]:
     """``np.asarray(value)``, raising ValueError for ragged sequences in every numpy release
     (instead of the warning of numpy < 1.24, which a warnings filter may turn into an error
     of its own)."""
-    if not _RAGGED_WARNS:
+    if _RAGGED_WARNING is None:
         return np.asarray(value)
     with warnings.catch_warnings():
         warnings.simplefilter("error", _RAGGED_WARNING)

@@ -70,13 +70,14 @@ def _anneal_name(value: Any) -> Any:
     return _ANNEAL_FUNCTIONS.get(getattr(value, "__func__", value))
 
 
-def _warns_at_caller(function: Any) -> bool:
-    """Whether ``function`` passes ``stacklevel`` to its warnings: torch's ``step()`` does
-    from 2.10 on, so they point at its caller; before, they point at torch's own line."""
-    return any(isinstance(c, tuple) and "stacklevel" in c for c in function.__code__.co_consts)
-
-
-_TORCH_STEP_WARNS_AT_CALLER = _warns_at_caller(LRScheduler.step)
+# What torch's LRScheduler.step() does, read off its code: from 2.10 on it passes
+# `stacklevel` to its warnings, so they point at its caller (before, at torch's own line);
+# in 2.0-2.1 it prints each update through `print_lr` when `verbose` is set.
+_TORCH_STEP_CODE = LRScheduler.step.__code__
+_TORCH_STEP_WARNS_AT_CALLER = any(
+    isinstance(c, tuple) and "stacklevel" in c for c in _TORCH_STEP_CODE.co_consts
+)
+_TORCH_STEP_PRINTS = "print_lr" in _TORCH_STEP_CODE.co_names
 
 
 @functools.cache
@@ -334,7 +335,7 @@ class OneCycleLR(_TorchOneCycleLR):
             and cached[1] == self.__dict__.get(_ANNEAL_ATTR)
             and self._step_count > 1  # the first step checks the call order and may warn
             and self._onecycle_fast_step
-            and not self.__dict__.get("verbose")  # torch 2.0-2.1 print in their step()
+            and not (_TORCH_STEP_PRINTS and self.__dict__.get("verbose"))
         ):
             step = self.last_epoch + 1
             total = self.total_steps
@@ -355,8 +356,7 @@ class OneCycleLR(_TorchOneCycleLR):
     def _torch_step(self, epoch: int | None) -> None:
         """torch's ``LRScheduler.step()``, with its warnings pointing at the caller of
         ``step()`` as torch's do (calling ``super().step()`` would point them here)."""
-        update = getattr(self, "_update_lr", None)
-        if update is None or not _TORCH_STEP_WARNS_AT_CALLER:
+        if not _TORCH_STEP_WARNS_AT_CALLER:
             # torch's own step(), as a whole: its warnings point at its own lines.
             super().step(epoch)
             return
@@ -368,7 +368,7 @@ class OneCycleLR(_TorchOneCycleLR):
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=self._STEP_STACKLEVEL)
-        update(epoch)
+        self._update_lr(epoch)
 
     def _cycle(self) -> Cycle | None:
         """The Rust cycle for the current ``_schedule_phases`` (rebuilt when a loaded

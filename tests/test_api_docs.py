@@ -71,7 +71,9 @@ def documented_for_this_torch(name: str) -> str:
     """The documented signature; where torch takes `verbose` itself (2.0-2.6), ours has
     torch's default for it, as docs/api.md says."""
     doc = documented()[name]
-    torch_params = inspect.signature(onecycle.OneCycleLR.__mro__[1].__init__).parameters
+    from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
+
+    torch_params = inspect.signature(TorchOneCycleLR.__init__).parameters
     if name == "onecycle.OneCycleLR" and "verbose" in torch_params:
         doc = doc.replace("verbose: bool = False", f"verbose: bool = {torch_params['verbose'].default!r}")
     return doc

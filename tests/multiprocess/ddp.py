@@ -24,9 +24,10 @@ SAMPLES, BATCH, EPOCHS, SAVE_AT = 50, 4, 3, 10  # 7 batches per process and epoc
 CLASSES = {"torch": TorchOneCycleLR, "onecycle": OneCycleLR}
 
 
-def group_values(optimizer: torch.optim.Optimizer) -> list[list[str]]:
-    """Each group's lr and betas[0], as exact hex strings."""
-    return [[float(g["lr"]).hex(), float(g["betas"][0]).hex()] for g in optimizer.param_groups]
+def snapshot(scheduler: Any) -> list[Any]:
+    """last_epoch, each group's lr and betas[0], and get_last_lr(), floats as exact hex."""
+    groups = [[float(g["lr"]).hex(), float(g["betas"][0]).hex()] for g in scheduler.optimizer.param_groups]
+    return [scheduler.last_epoch, groups, [float(v).hex() for v in scheduler.get_last_lr()]]
 
 
 def build(seed: int) -> tuple[DistributedDataParallel, torch.optim.Optimizer]:
@@ -55,9 +56,7 @@ def train(which: str) -> dict[str, Any]:
     model, optimizer = build(0)
     total = EPOCHS * len(batches(0))
     scheduler = cls(optimizer, max_lr=[0.01, 0.02], total_steps=total)
-    seen: list[Any] = [
-        [scheduler.last_epoch, group_values(optimizer), [x.hex() for x in scheduler.get_last_lr()]]
-    ]
+    seen: list[Any] = [snapshot(scheduler)]
     error = None
     resumed: list[Any] = []
     for epoch in range(EPOCHS + 1):  # one epoch more: past the end, to the error
@@ -71,17 +70,15 @@ def train(which: str) -> dict[str, Any]:
             except ValueError as e:
                 error = f"{type(e).__name__}: {e}"
                 break
-            seen.append(
-                [scheduler.last_epoch, group_values(optimizer), [v.hex() for v in scheduler.get_last_lr()]]
-            )
+            seen.append(snapshot(scheduler))
             if scheduler.last_epoch == SAVE_AT:
-                resumed = resume(which, model, optimizer, scheduler, epoch)
+                resumed = resume(which, model, optimizer, scheduler)
         if error:
             break
     return {"total_steps": total, "seen": seen, "error": error, "resumed": resumed}
 
 
-def resume(which: str, model: Any, optimizer: Any, scheduler: Any, epoch: int) -> list[Any]:
+def resume(which: str, model: Any, optimizer: Any, scheduler: Any) -> list[Any]:
     """Rank 0 saves; every rank loads into a fresh model, optimizer and a scheduler of the
     same class built with other arguments, then steps it to the end, to the error."""
     path = OUT / f"checkpoint-{which}.pt"
@@ -103,7 +100,7 @@ def resume(which: str, model: Any, optimizer: Any, scheduler: Any, epoch: int) -
     model2.module.load_state_dict(saved["model"])
     optimizer2.load_state_dict(saved["optimizer"])
     other.load_state_dict(saved["scheduler"])
-    out: list[Any] = [[other.last_epoch, group_values(optimizer2), [v.hex() for v in other.get_last_lr()]]]
+    out: list[Any] = [snapshot(other)]
     while True:
         optimizer2.step()
         try:
@@ -111,7 +108,7 @@ def resume(which: str, model: Any, optimizer: Any, scheduler: Any, epoch: int) -
         except ValueError as e:
             out.append(f"{type(e).__name__}: {e}")
             return out
-        out.append([other.last_epoch, group_values(optimizer2), [v.hex() for v in other.get_last_lr()]])
+        out.append(snapshot(other))
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ def same(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, float):
         return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, np.generic):  # a numpy scalar: by dtype and bits, as floats (nan == nan)
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
     if isinstance(a, types.MethodType):
         # torch 2.0 keeps the annealing as a method bound to the scheduler (`anneal_func`):
         # the same function, each bound to its own scheduler.

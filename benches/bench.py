@@ -34,6 +34,10 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 arrays per call, whose pages the kernel must fault in
                                 and zero (about 10 ms of the two cores' time at 10M
                                 steps): the cos floor below excludes that work.
+  schedule() ... steps=         the values at N chosen steps in one call (steps=): random
+                                steps in 0..N (drawn once, outside the timing), or every
+                                step in order, against the window of the same length.
+                                Skipped where the installed onecycle has no steps=.
   numpy reference (...)         the two references above at N steps (float64, cos).
   torch OneCycleLR loop         torch's scheduler.step() in a Python loop over 200,000
                                 steps (SGD over one 4-element parameter, momentum=0.9;
@@ -47,6 +51,10 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 one cosine per step and nothing else.
   floor: numpy cos, 1 thread    np.cos over N float64 in [0, pi] into a preallocated
                                 array (numpy's cos, one thread), for context.
+  floor: cos + fresh write      the f64::cos floor plus the all-cores write floor of two
+                                new float64 arrays (which includes the kernel faulting in
+                                and zeroing their pages), both measured in this run: the
+                                floor of a schedule into new arrays.
   floor: write 2 x f64/f32      allocating and writing the two output arrays: numpy's
                                 np.empty twice and .fill(1.0) (one thread), and
                                 onecycle._core._write_floor (np.zeros as schedule()
@@ -374,6 +382,19 @@ def run(n, memory_steps):
         "schedule() cos f64 exact=False out=touched",
         lambda: onecycle.schedule(n, MAX_LR, exact=False, out=touched),
     )
+    if _takes_steps():
+        rng = np.random.default_rng(0)
+        chosen = {"random": rng.integers(0, n, size=n), "in order": np.arange(n)}
+        for name, steps in chosen.items():
+            row(
+                f"schedule() cos f64 steps={name}",
+                lambda steps=steps: onecycle.schedule(n, MAX_LR, steps=steps),
+            )
+        row(
+            "schedule() linear f64 steps=random",
+            lambda: onecycle.schedule(n, MAX_LR, anneal_strategy="linear", steps=chosen["random"]),
+        )
+        del chosen
     row("numpy reference (torch formula)", lambda: reference(n, MAX_LR))
     row("numpy reference (shared cos)", lambda: reference(n, MAX_LR, shared_cos=True))
     if torch is not None:
@@ -391,6 +412,8 @@ def run(n, memory_steps):
     row("floor: write 2 x f64, numpy", lambda: numpy_write_floor(n, np.float64))
     row("floor: write 2 x f32, all cores", lambda: _core._write_floor(n, True))
     row("floor: write 2 x f32, numpy", lambda: numpy_write_floor(n, np.float32))
+    cos_and_write = rows["floor: f64::cos, all cores"][0] + rows["floor: write 2 x f64, all cores"][0]
+    rows["floor: cos + fresh write 2 x f64"] = (cos_and_write, n)
     calls = []
     for _ in range(500):  # warm-up: the first few hundred calls are slower
         onecycle.schedule(1_000, MAX_LR)
@@ -411,6 +434,15 @@ def run(n, memory_steps):
     return rows, {"steps": memory_steps, "peak_growth_bytes": grown, "output_bytes": outputs}
 
 
+def _takes_steps():
+    """Whether the installed onecycle's schedule() takes steps= (older builds do not)."""
+    try:
+        onecycle.schedule(2, MAX_LR, steps=[0])
+    except TypeError:
+        return False
+    return True
+
+
 def floor(rows, *names):
     """The fastest of several floor rows (name, seconds)."""
     return min(((name, rows[name][0]) for name in names if name in rows), key=lambda r: r[1])
@@ -424,7 +456,13 @@ COMPARISONS = [
     ("vs numpy, torch's formula", "schedule() cos f64", "numpy reference (torch formula)", ("faster", 3.5)),
     ("vs numpy, shared cos", "schedule() cos f64", "numpy reference (shared cos)", None),
     ("vs torch loop", "schedule() cos f64", "torch OneCycleLR loop", ("faster", 400)),
-    ("vs f64::cos floor", "schedule() cos f64", ("floor: f64::cos, all cores",), ("within", 1.25)),
+    # Into new arrays, the floor counts the kernel zeroing their fresh pages.
+    (
+        "vs cos + fresh write floor",
+        "schedule() cos f64",
+        ("floor: cos + fresh write 2 x f64",),
+        ("within", 1.25),
+    ),
     (
         "vs f64::cos floor",
         "schedule() cos f64 out=touched",
@@ -432,6 +470,10 @@ COMPARISONS = [
         ("within", 1.25),
     ),
     ("f32 vs f64", "schedule() cos f32", "schedule() cos f64", None),
+    # Values at chosen steps cost no more per value than a window of the same length.
+    ("vs window", "schedule() cos f64 steps=random", "schedule() cos f64", ("within", 1.0)),
+    ("vs window", "schedule() cos f64 steps=in order", "schedule() cos f64", ("within", 1.0)),
+    ("vs window", "schedule() linear f64 steps=random", "schedule() linear f64", ("within", 1.0)),
     (
         "vs write floor",
         "schedule() linear f64",

@@ -2,15 +2,15 @@
 //!
 //! Each group compares a fill with its floor on the same machine: the exact cos schedule
 //! with one `f64::cos` per step on all cores, the linear and fast schedules with writing
-//! the two outputs, a sweep with the same schedules filled one by one; and each vector
-//! instruction level this CPU has (`levels`), which give the same values.
+//! the two outputs, a sweep with the same schedules filled one by one; each vector
+//! instruction level this CPU has (`levels`), which give the same values; and values at a
+//! list of steps (in order, and in random order) with a window of as many steps.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use onecycle::fill::{
-    cos_floor, fill_rows, fill_rows_at, prepare, write_floor, Accuracy, Prepared,
-};
+use onecycle::bench_floors::{cos_floor, write_floor};
+use onecycle::fill::{prepare, Accuracy, Prepared, Request};
 use onecycle::{Anneal, Config, Level};
 
 const STEPS: u64 = 1_000_000;
@@ -41,11 +41,12 @@ fn single(c: &mut Criterion) {
     let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
     let (mut lr32, mut m32) = (vec![0.0f32; n], vec![0.0f32; n]);
     for (name, accuracy, prepared) in kinds() {
+        let request = Request::new(&prepared, accuracy);
         group.bench_function(BenchmarkId::new(name, "f64"), |b| {
-            b.iter(|| fill_rows(&prepared, 0, STEPS, accuracy, &mut lr, &mut m).unwrap());
+            b.iter(|| request.window(0, STEPS, &mut lr, &mut m).unwrap());
         });
         group.bench_function(BenchmarkId::new(name, "f32"), |b| {
-            b.iter(|| fill_rows(&prepared, 0, STEPS, accuracy, &mut lr32, &mut m32).unwrap());
+            b.iter(|| request.window(0, STEPS, &mut lr32, &mut m32).unwrap());
         });
     }
     group.bench_function("floor: f64::cos per step", |b| {
@@ -72,8 +73,9 @@ fn sweep(c: &mut Criterion) {
     let n = SWEEP_STEPS as usize;
     let (mut lr, mut m) = (vec![0.0f64; n * ROWS], vec![0.0f64; n * ROWS]);
     let prepared = prepare(&configs, 0, SWEEP_STEPS).unwrap();
+    let request = Request::new(&prepared, Accuracy::Exact);
     group.bench_function("one call", |b| {
-        b.iter(|| fill_rows(&prepared, 0, SWEEP_STEPS, Accuracy::Exact, &mut lr, &mut m).unwrap());
+        b.iter(|| request.window(0, SWEEP_STEPS, &mut lr, &mut m).unwrap());
     });
     let singles: Vec<_> = configs
         .iter()
@@ -82,7 +84,8 @@ fn sweep(c: &mut Criterion) {
     group.bench_function("64 calls", |b| {
         b.iter(|| {
             for (p, (l, mo)) in singles.iter().zip(lr.chunks_mut(n).zip(m.chunks_mut(n))) {
-                fill_rows(p, 0, SWEEP_STEPS, Accuracy::Exact, l, mo).unwrap();
+                let request = Request::new(p, Accuracy::Exact);
+                request.window(0, SWEEP_STEPS, l, mo).unwrap();
             }
         });
     });
@@ -97,10 +100,12 @@ fn levels(c: &mut Criterion) {
     let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
     for (name, accuracy, prepared) in kinds() {
         for level in Level::available() {
+            let request = Request {
+                level,
+                ..Request::new(&prepared, accuracy)
+            };
             group.bench_function(BenchmarkId::new(name, level.name()), |b| {
-                b.iter(|| {
-                    fill_rows_at(&prepared, 0, STEPS, accuracy, level, &mut lr, &mut m).unwrap();
-                });
+                b.iter(|| request.window(0, STEPS, &mut lr, &mut m).unwrap());
             });
         }
     }
@@ -110,10 +115,46 @@ fn levels(c: &mut Criterion) {
 fn small(c: &mut Criterion) {
     let prepared = prepare(&[Config::new(1_000, 0.1)], 0, 1_000).unwrap();
     let (mut lr, mut m) = (vec![0.0f64; 1_000], vec![0.0f64; 1_000]);
+    let request = Request::new(&prepared, Accuracy::Exact);
     c.bench_function("schedule 1,000 steps (one thread)", |b| {
-        b.iter(|| fill_rows(&prepared, 0, 1_000, Accuracy::Exact, &mut lr, &mut m).unwrap());
+        b.iter(|| request.window(0, 1_000, &mut lr, &mut m).unwrap());
     });
 }
 
-criterion_group!(benches, single, sweep, levels, small);
+/// `n` steps in `0..n` in a fixed random order (xorshift64*, repeats included).
+fn random_steps(n: u64) -> Vec<i64> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..n)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) % n) as i64
+        })
+        .collect()
+}
+
+fn steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("steps vs window 1M values");
+    group.throughput(Throughput::Elements(STEPS));
+    group.sample_size(20);
+    let n = STEPS as usize;
+    let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
+    let sorted: Vec<i64> = (0..STEPS as i64).collect();
+    let random = random_steps(STEPS);
+    for (name, accuracy, prepared) in kinds() {
+        let request = Request::new(&prepared, accuracy);
+        group.bench_function(BenchmarkId::new(name, "window"), |b| {
+            b.iter(|| request.window(0, STEPS, &mut lr, &mut m).unwrap());
+        });
+        for (order, steps) in [("sorted steps", &sorted), ("random steps", &random)] {
+            group.bench_function(BenchmarkId::new(name, order), |b| {
+                b.iter(|| request.steps(steps, &mut lr, &mut m).unwrap());
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, single, sweep, levels, small, steps);
 criterion_main!(benches);

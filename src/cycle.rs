@@ -13,12 +13,16 @@
 //!
 //! Everything below repeats those operations in that order, in `f64`. Comparisons of the
 //! integer step with a float `end_step` are exact, as Python's are (not a conversion of the
-//! step to `f64`), so steps beyond 2**53 land in the same phase as in torch.
+//! step to `f64`), so steps beyond 2**53 land in the same phase as in torch: each phase's
+//! integer steps are found once ([`OneCycle::step_ranges`]), and a window is split by them
+//! ([`OneCycle::spans`]). [`OneCycle::fill`] and [`OneCycle::fill_parallel`] fill a window
+//! of one schedule through [`crate::fill`].
 
 use std::f64::consts::PI;
 use std::ops::Range;
 
 use crate::error::Error;
+use crate::fill::{Accuracy, Prepared, Request, Sample};
 
 /// A group value a phase starts or ends at. The names are torch's `param_group` keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,7 +131,7 @@ impl Anneal {
 
     /// The part of the formula shared by lr and momentum at one step: `cos(pi * pct) + 1`
     /// for cos (torch's `cos_out`), `pct` itself for linear.
-    #[inline(always)]
+    #[inline]
     #[must_use]
     pub fn factor(self, pct: f64) -> f64 {
         match self {
@@ -137,7 +141,7 @@ impl Anneal {
     }
 
     /// torch's `_annealing_cos` / `_annealing_linear`, given [`Anneal::factor`].
-    #[inline(always)]
+    #[inline]
     #[must_use]
     pub fn interpolate(self, start: f64, end: f64, factor: f64) -> f64 {
         self.apply(self.coefficients(start, end), factor)
@@ -146,7 +150,7 @@ impl Anneal {
     /// The part of the formula that depends only on the phase's two values, computed as
     /// torch computes it at every step: `((start - end) / 2.0, end)` for cos,
     /// `(end - start, start)` for linear. A whole window computes it once per phase.
-    #[inline(always)]
+    #[inline]
     #[must_use]
     pub fn coefficients(self, start: f64, end: f64) -> (f64, f64) {
         match self {
@@ -158,7 +162,7 @@ impl Anneal {
     /// torch's formula for one phase's lr and momentum as a function of the factor, for a
     /// phase annealing between `[start_lr, end_lr, start_momentum, end_momentum]`
     /// ([`Phase::bounds`]); the [`Anneal::coefficients`] are computed once.
-    #[inline(always)]
+    #[inline]
     pub fn formula(self, bounds: [f64; 4]) -> impl Fn(f64) -> (f64, f64) {
         let [lr_start, lr_end, m_start, m_end] = bounds;
         let (lr, momentum) = (
@@ -170,7 +174,7 @@ impl Anneal {
 
     /// The rest of the formula: `end + (start - end) / 2.0 * factor` for cos,
     /// `(end - start) * factor + start` for linear, in torch's order of operations.
-    #[inline(always)]
+    #[inline]
     #[must_use]
     // The arms give the same value (IEEE addition commutes exactly); each is written as
     // torch writes its formula.
@@ -299,11 +303,57 @@ pub struct Span {
 impl Span {
     /// torch's `pct` at `step`: `(step - start_step) / width`, the int step converted to
     /// float as Python converts it (to nearest).
-    #[inline(always)]
+    #[inline]
     #[must_use]
     pub fn pct(&self, step: u64) -> f64 {
         (step as f64 - self.start_step) / self.width
     }
+}
+
+/// The integer steps one phase takes ([`OneCycle::step_ranges`]), and where it starts and
+/// how wide it is, as torch computes `pct` from them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhaseSteps {
+    pub steps: Range<i128>,
+    pub start_step: f64,
+    pub width: f64,
+}
+
+/// [`OneCycle::fill`] and [`OneCycle::fill_parallel`], which differ only in `threads`: a
+/// one-row [`Request`] for the window of `lr.len()` steps from `start`.
+macro_rules! window_fill {
+    ($($(#[$doc:meta])* $name:ident, threads: $threads:literal;)*) => {$(
+        $(#[$doc])*
+        pub fn $name<T: Sample>(
+            &self,
+            values: &Values,
+            start: u64,
+            lr: &mut [T],
+            momentum: &mut [T],
+        ) -> Result<(), Error> {
+            if lr.len() != momentum.len() {
+                return Err(Error::LengthMismatch {
+                    lr: lr.len(),
+                    momentum: momentum.len(),
+                });
+            }
+            let stop = start
+                .checked_add(lr.len() as u64)
+                .ok_or(Error::WindowOverflow {
+                    start,
+                    len: lr.len(),
+                })?;
+            let prepared = [Prepared {
+                cycle: self.clone(),
+                values: *values,
+            }];
+            let request = Request {
+                threads: $threads,
+                ..Request::new(&prepared, Accuracy::Exact)
+            };
+            request.window(start, stop, lr, momentum)
+        }
+    )*};
 }
 
 /// A 1cycle schedule: its phases and annealing strategy. Immutable; the group values it
@@ -313,6 +363,23 @@ pub struct OneCycle {
     phases: Vec<Phase>,
     anneal: Anneal,
     layout: Layout,
+}
+
+/// `total_steps` must be at least 1.
+pub(crate) fn check_total_steps(total_steps: i64) -> Result<(), Error> {
+    if total_steps < 1 {
+        return Err(Error::TotalSteps { value: total_steps });
+    }
+    Ok(())
+}
+
+/// `pct_start` must lie in `[0, 1]` (not NaN).
+pub(crate) fn check_pct_start(pct_start: f64) -> Result<(), Error> {
+    if (0.0..=1.0).contains(&pct_start) {
+        Ok(())
+    } else {
+        Err(Error::PctStart { value: pct_start })
+    }
 }
 
 /// `s <= x` for an integer `s` and a float `x`, compared exactly (as Python compares an
@@ -345,12 +412,8 @@ impl OneCycle {
         three_phase: bool,
         anneal: Anneal,
     ) -> Result<OneCycle, Error> {
-        if total_steps < 1 {
-            return Err(Error::TotalSteps { value: total_steps });
-        }
-        if !(0.0..=1.0).contains(&pct_start) {
-            return Err(Error::PctStart { value: pct_start });
-        }
+        check_total_steps(total_steps)?;
+        check_pct_start(pct_start)?;
         let total = total_steps as f64;
         // torch: float(pct_start * total_steps) - 1, float(2 * pct_start * total_steps) - 2,
         // and the int total_steps - 1 (an int, converted to float where it meets one).
@@ -414,7 +477,7 @@ impl OneCycle {
 
     fn zero_width(&self, phase: usize, step: i128, at: f64) -> Error {
         Error::ZeroWidthPhase {
-            layout: self.layout,
+            hint: self.layout.zero_width_hint(phase),
             phase,
             step,
             at,
@@ -463,138 +526,107 @@ impl OneCycle {
         Ok(self.anneal.formula(phase.bounds(values))(factor))
     }
 
-    /// The steps of `[start, stop)` split by phase, found once for the whole window.
-    ///
-    /// # Errors
-    /// [`Error::ZeroWidthPhase`] if any step of the window falls in a phase of zero width.
-    pub fn spans(&self, start: u64, stop: u64) -> Result<Vec<Span>, Error> {
+    /// The integer steps each phase takes, in phase order, as torch's loop assigns them
+    /// (step `s` to the first phase whose `end_step >= s`, or to the last): consecutive
+    /// ranges, some of them empty, from `i128::MIN` to `i128::MAX`. Found once per
+    /// request, so that each step's phase is a comparison of integers.
+    #[must_use]
+    pub fn step_ranges(&self) -> Vec<PhaseSteps> {
         let last = self.phases.len() - 1;
-        let (window_lo, window_hi) = (i128::from(start), i128::from(stop));
-        let mut spans = Vec::with_capacity(self.phases.len());
-        // Steps below `taken` belong to an earlier phase (the first whose end_step >= s).
+        // Steps below `taken` belong to an earlier phase.
         let mut taken = i128::MIN;
         let mut start_step = 0.0;
+        let mut ranges = Vec::with_capacity(self.phases.len());
         for (i, phase) in self.phases.iter().enumerate() {
             let above = if i == last {
                 i128::MAX
             } else {
                 first_step_above(phase.end_step)
             };
-            let lo = taken.max(window_lo);
-            let hi = above.min(window_hi);
+            ranges.push(PhaseSteps {
+                steps: taken..taken.max(above),
+                start_step,
+                width: phase.end_step - start_step,
+            });
+            taken = taken.max(above);
+            start_step = phase.end_step;
+        }
+        ranges
+    }
+
+    /// The steps of `[start, stop)` split by phase, found once for the whole window.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidthPhase`] if any step of the window falls in a phase of zero width.
+    pub fn spans(&self, start: u64, stop: u64) -> Result<Vec<Span>, Error> {
+        let (window_lo, window_hi) = (i128::from(start), i128::from(stop));
+        let mut spans = Vec::with_capacity(self.phases.len());
+        for (i, range) in self.step_ranges().into_iter().enumerate() {
+            let lo = range.steps.start.max(window_lo);
+            let hi = range.steps.end.min(window_hi);
             if lo < hi {
-                let width = phase.end_step - start_step;
-                if width == 0.0 {
-                    return Err(self.zero_width(i, lo, start_step));
+                if range.width == 0.0 {
+                    return Err(self.zero_width(i, lo, range.start_step));
                 }
                 // lo and hi lie within [start, stop], so they fit in u64.
                 spans.push(Span {
                     phase: i,
                     steps: lo as u64..hi as u64,
-                    start_step,
-                    width,
+                    start_step: range.start_step,
+                    width: range.width,
                 });
             }
-            taken = taken.max(above);
-            start_step = phase.end_step;
         }
         Ok(spans)
     }
-}
 
-/// The parameters of one schedule, as `onecycle.schedule()` and torch's constructor take
-/// them (with one parameter group).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Config {
-    pub total_steps: i64,
-    pub max_lr: f64,
-    pub pct_start: f64,
-    pub anneal: Anneal,
-    pub div_factor: f64,
-    pub final_div_factor: f64,
-    pub base_momentum: f64,
-    pub max_momentum: f64,
-    pub three_phase: bool,
-}
-
-impl Config {
-    /// torch's defaults for everything but `total_steps` and `max_lr`.
-    #[must_use]
-    pub fn new(total_steps: i64, max_lr: f64) -> Config {
-        Config {
-            total_steps,
-            max_lr,
-            pct_start: 0.3,
-            anneal: Anneal::Cos,
-            div_factor: 25.0,
-            final_div_factor: 1e4,
-            base_momentum: 0.85,
-            max_momentum: 0.95,
-            three_phase: false,
-        }
-    }
-
-    /// Checks every parameter and builds the schedule and its group values.
+    /// Checks that no step of `steps` falls in a phase of zero width.
     ///
     /// # Errors
-    /// The first invalid parameter, in signature order.
-    pub fn build(&self) -> Result<(OneCycle, Values), Error> {
-        fn positive(name: &'static str, value: f64) -> Result<(), Error> {
-            if value.is_finite() && value > 0.0 {
-                Ok(())
-            } else {
-                Err(Error::NotPositive { name, value })
+    /// [`Error::ZeroWidthPhase`] for the first such step in the order of `steps`.
+    pub fn check_steps(&self, steps: &[i64]) -> Result<(), Error> {
+        let empty: Vec<(usize, PhaseSteps)> = self
+            .step_ranges()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, range)| range.width == 0.0 && !range.steps.is_empty())
+            .collect();
+        if empty.is_empty() {
+            return Ok(());
+        }
+        for &step in steps {
+            let step = i128::from(step);
+            if let Some((i, range)) = empty.iter().find(|(_, r)| r.steps.contains(&step)) {
+                return Err(self.zero_width(*i, step, range.start_step));
             }
         }
-        fn finite(name: &'static str, value: f64) -> Result<(), Error> {
-            if value.is_finite() {
-                Ok(())
-            } else {
-                Err(Error::NotFinite { name, value })
-            }
-        }
-        positive("max_lr", self.max_lr)?;
-        let cycle = OneCycle::new(
-            self.total_steps,
-            self.pct_start,
-            self.three_phase,
-            self.anneal,
-        )?;
-        finite("base_momentum", self.base_momentum)?;
-        finite("max_momentum", self.max_momentum)?;
-        positive("div_factor", self.div_factor)?;
-        positive("final_div_factor", self.final_div_factor)?;
-        let values = Values::from_max_lr(
-            self.max_lr,
-            self.div_factor,
-            self.final_div_factor,
-            self.max_momentum,
-            self.base_momentum,
-        );
-        Ok((cycle, values))
+        Ok(())
     }
 
-    /// Checks `0 <= start <= stop <= total_steps + 1` (torch allows one step past the end).
-    ///
-    /// # Errors
-    /// [`Error::Window`] otherwise.
-    pub fn check_window(&self, start: u64, stop: u64) -> Result<(), Error> {
-        let end = u64::try_from(self.total_steps).unwrap_or(0) + 1;
-        if start <= stop && stop <= end {
-            Ok(())
-        } else {
-            Err(Error::Window {
-                start,
-                stop,
-                total_steps: self.total_steps,
-            })
-        }
+    window_fill! {
+        /// Fills `lr[k]` and `momentum[k]` with the values at step `start + k`, on this
+        /// thread.
+        ///
+        /// # Errors
+        /// [`Error::LengthMismatch`] for slices of different lengths,
+        /// [`Error::WindowOverflow`] for a window past step `u64::MAX`,
+        /// [`Error::ZeroWidthPhase`] where torch would divide by zero; nothing is written
+        /// then.
+        fill, threads: false;
+
+        /// Like [`OneCycle::fill`], on all cores when the window has at least
+        /// [`crate::fill::PARALLEL_MIN_STEPS`] steps.
+        ///
+        /// # Errors
+        /// As [`OneCycle::fill`]; the whole window is checked before anything is written.
+        fill_parallel, threads: true;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn torch_defaults(total: i64, pct: f64, three: bool, anneal: Anneal) -> (OneCycle, Values) {
         Config {
@@ -658,19 +690,20 @@ mod tests {
         assert!(lrs[peak..].windows(2).all(|w| w[0] >= w[1]));
     }
 
+    /// The phase and step of an [`Error::ZeroWidthPhase`].
+    fn zero_width_at(err: &Error) -> Option<(usize, i128)> {
+        match err {
+            Error::ZeroWidthPhase { phase, step, .. } => Some((*phase, *step)),
+            _ => None,
+        }
+    }
+
     #[test]
     fn zero_width_warm_up_is_an_error() {
         // pct_start * total_steps == 1: torch divides by zero at step 0.
         let (c, _) = torch_defaults(10, 0.1, false, Anneal::Cos);
         let err = c.locate(0).unwrap_err();
-        assert!(matches!(
-            err,
-            Error::ZeroWidthPhase {
-                phase: 0,
-                step: 0,
-                ..
-            }
-        ));
+        assert_eq!(zero_width_at(&err), Some((0, 0)));
         assert!(err.to_string().contains("pct_start * total_steps == 1"));
         // Later steps are fine (torch reaches them when resuming with last_epoch >= 0).
         assert!(c.locate(1).is_ok());
@@ -683,14 +716,7 @@ mod tests {
         let (c, _) = torch_defaults(10, 1.0, false, Anneal::Linear);
         assert!(c.spans(0, 10).is_ok());
         let err = c.spans(0, 11).unwrap_err();
-        assert!(matches!(
-            err,
-            Error::ZeroWidthPhase {
-                phase: 1,
-                step: 10,
-                ..
-            }
-        ));
+        assert_eq!(zero_width_at(&err), Some((1, 10)));
         assert!(err.to_string().contains("pct_start=1.0"));
     }
 
@@ -731,41 +757,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn invalid_parameters() {
-        assert!(matches!(
-            Config::new(0, 0.1).build(),
-            Err(Error::TotalSteps { value: 0 })
-        ));
-        assert!(matches!(
-            Config::new(10, f64::NAN).build(),
-            Err(Error::NotPositive { name: "max_lr", .. })
-        ));
-        let c = Config {
-            pct_start: 1.5,
-            ..Config::new(10, 0.1)
-        };
-        assert!(matches!(c.build(), Err(Error::PctStart { .. })));
-        let c = Config {
-            div_factor: 0.0,
-            ..Config::new(10, 0.1)
-        };
-        assert!(matches!(
-            c.build(),
-            Err(Error::NotPositive {
-                name: "div_factor",
-                ..
-            })
-        ));
-        let c = Config::new(10, 0.1);
-        assert!(c.check_window(0, 11).is_ok());
-        assert!(c.check_window(0, 12).is_err());
-        assert!(c.check_window(5, 4).is_err());
-        assert!(Config::new(i64::MAX, 0.1)
-            .check_window(u64::MAX >> 1, 1 << 63)
-            .is_ok());
     }
 
     #[test]

@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use crate::cycle::Layout;
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// `total_steps` below 1.
@@ -15,28 +13,64 @@ pub enum Error {
     NotPositive { name: &'static str, value: f64 },
     /// A float argument that must be finite.
     NotFinite { name: &'static str, value: f64 },
+    /// `total_steps` beyond the `i64` range (a Python int): at most 2**63 - 1 is allowed,
+    /// and a negative one is not positive.
+    TotalStepsRange { value: Int },
+    /// An `anneal_strategy` other than `"cos"` or `"linear"`.
+    AnnealStrategy { value: String },
+    /// An output dtype other than float64 and float32 (numpy's name of it).
+    Dtype { value: String },
     /// A window that is not `0 <= start <= stop <= total_steps + 1`.
     Window {
-        start: u64,
-        stop: u64,
+        start: Int,
+        stop: Int,
+        total_steps: i64,
+    },
+    /// A requested step outside `0..=total_steps`.
+    Step {
+        /// Its position in the list of steps.
+        index: usize,
+        step: i64,
         total_steps: i64,
     },
     /// A window whose last step would lie beyond `u64::MAX`.
     WindowOverflow { start: u64, len: usize },
     /// Output slices whose lengths differ.
     LengthMismatch { lr: usize, momentum: usize },
+    /// A phase naming a group value that is not one of [`crate::Key`]'s.
+    GroupKey { name: String },
+    /// A float parameter's values for a sweep, `len` of them where `count` configurations
+    /// were asked for.
+    ColumnLength {
+        name: &'static str,
+        len: usize,
+        count: usize,
+    },
     /// A phase list the schedule cannot be built from.
     Phases { reason: &'static str },
     /// A step falls in a phase that starts and ends at the same point: torch's `OneCycleLR`
     /// divides by zero there (`ZeroDivisionError: float division by zero`).
     ZeroWidthPhase {
-        layout: Layout,
+        /// What makes this phase empty and how to avoid it, for the schedule's layout
+        /// (chosen where the error is made: [`crate::cycle::Layout::zero_width_hint`]).
+        hint: &'static str,
         /// Zero-based index of the phase.
         phase: usize,
         /// The first step of the request that falls in it.
         step: i128,
         /// Where the phase starts and ends.
         at: f64,
+    },
+    /// An output array given to be filled that cannot take the schedule.
+    Out { problem: OutProblem },
+    /// Outputs, or a sweep's configurations, larger than the machine's memory (where the
+    /// kernel overcommits, such an allocation could succeed and the fill then exhaust it).
+    BeyondMemory {
+        need: Need,
+        /// Bytes the whole call needs.
+        total: u128,
+        /// Bytes of memory the machine has.
+        machine: u64,
     },
     /// An output too large to allocate.
     TooLarge {
@@ -48,7 +82,160 @@ pub enum Error {
     InConfig { index: usize, source: Box<Error> },
 }
 
+/// An integer argument as the caller gave it. Python's ints have no bound: one beyond
+/// `i128` is shown by its decimal digits (as Python prints it) or, past 256 bits, by its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Int {
+    Value(i128),
+    Text(String),
+}
+
+impl Int {
+    /// Whether the integer is below zero (a [`Int::Text`] is negative when it starts with
+    /// a minus sign or says "a negative").
+    #[must_use]
+    pub fn is_negative(&self) -> bool {
+        match self {
+            Int::Value(v) => *v < 0,
+            Int::Text(t) => t.starts_with('-') || t.starts_with("a negative"),
+        }
+    }
+}
+
+impl From<u64> for Int {
+    fn from(value: u64) -> Int {
+        Int::Value(value.into())
+    }
+}
+
+impl From<i64> for Int {
+    fn from(value: i64) -> Int {
+        Int::Value(value.into())
+    }
+}
+
+impl fmt::Display for Int {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Int::Value(v) => write!(f, "{v}"),
+            Int::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// What is wrong with an output array given to be filled (`out=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutProblem {
+    /// `which` ("lr" or "momentum") has numpy dtype `got`; the schedule's is `want`.
+    Dtype {
+        which: &'static str,
+        got: String,
+        want: String,
+    },
+    /// `which` has shape `got`; the schedule's is `want`.
+    Shape {
+        which: &'static str,
+        got: Vec<usize>,
+        want: Vec<usize>,
+    },
+    NotContiguous {
+        which: &'static str,
+    },
+    ReadOnly {
+        which: &'static str,
+    },
+    /// The two arrays share memory.
+    Overlap,
+}
+
+/// A shape as Python prints a tuple: `()`, `(3,)`, `(2, 3)`.
+struct Shape<'a>(&'a [usize]);
+
+impl fmt::Display for Shape<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [one] => write!(f, "({one},)"),
+            dims => {
+                let dims: Vec<String> = dims.iter().map(ToString::to_string).collect();
+                write!(f, "({})", dims.join(", "))
+            }
+        }
+    }
+}
+
+impl fmt::Display for OutProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutProblem::Dtype { which, got, want } => write!(
+                f,
+                "out: the {which} array has dtype {got}, the schedule's dtype is {want}"
+            ),
+            OutProblem::Shape { which, got, want } => write!(
+                f,
+                "out: the {which} array has shape {}, the schedule's shape is {}",
+                Shape(got),
+                Shape(want)
+            ),
+            OutProblem::NotContiguous { which } => write!(
+                f,
+                "out: the {which} array must be C-contiguous (a slice along the last axis, or \
+                 a copy)"
+            ),
+            OutProblem::ReadOnly { which } => write!(f, "out: the {which} array is read-only"),
+            OutProblem::Overlap => f.write_str(
+                "out: the momentum array: the lr and momentum arrays overlap in memory; give \
+                 two separate arrays",
+            ),
+        }
+    }
+}
+
+/// What makes a call larger than the machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Each output holds `values` values of `bytes` bytes in all.
+    Outputs { values: u128, bytes: u128 },
+    /// The broadcast parameters make `configs` configurations, `bytes` bytes of values.
+    Configurations { configs: u128, bytes: u128 },
+}
+
+impl fmt::Display for Need {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Need::Outputs { values, bytes } => {
+                write!(f, "lr needs {values} values ({bytes} bytes)")
+            }
+            Need::Configurations { configs, bytes } => write!(
+                f,
+                "the broadcast parameters make {configs} configurations ({bytes} bytes)"
+            ),
+        }
+    }
+}
+
+/// The Python exception an [`Error`] becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `ValueError`: a value out of range.
+    Value,
+    /// `OverflowError`: an integer beyond what the schedule can count.
+    Overflow,
+    /// `MemoryError`: more memory than can be had.
+    Memory,
+}
+
 impl Error {
+    /// Which Python exception this error is.
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::TooLarge { .. } | Error::BeyondMemory { .. } => Kind::Memory,
+            Error::TotalStepsRange { value } if !value.is_negative() => Kind::Overflow,
+            Error::InConfig { source, .. } => source.kind(),
+            _ => Kind::Value,
+        }
+    }
+
     /// [`Error::TooLarge`] for `elements` values of `item_size` bytes each.
     #[must_use]
     pub fn too_large(what: &'static str, elements: u128, item_size: usize) -> Error {
@@ -62,20 +249,39 @@ impl Error {
     /// True when the error means "out of memory" rather than "bad value".
     #[must_use]
     pub fn is_memory(&self) -> bool {
-        match self {
-            Error::TooLarge { .. } => true,
-            Error::InConfig { source, .. } => source.is_memory(),
-            _ => false,
-        }
+        self.kind() == Kind::Memory
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::TotalSteps { value } => write!(
+            Error::TotalSteps { value } => not_positive_steps(f, value),
+            Error::TotalStepsRange { value } => {
+                if self.kind() == Kind::Overflow {
+                    write!(f, "total_steps must be at most 2**63 - 1, got {value}")
+                } else {
+                    not_positive_steps(f, value)
+                }
+            }
+            Error::AnnealStrategy { value } => write!(
                 f,
-                "total_steps must be a positive integer (1 to 2**63 - 1), got {value}"
+                "anneal_strategy must be 'cos' or 'linear', got {value:?}"
+            ),
+            Error::Dtype { value } => write!(
+                f,
+                "dtype must be numpy.float64 or numpy.float32, got {value}"
+            ),
+            Error::Out { problem } => write!(f, "{problem}"),
+            Error::BeyondMemory {
+                need,
+                total,
+                machine,
+            } => write!(
+                f,
+                "{need}, more than can be allocated (the call needs {total} bytes, the machine \
+                 has {machine}); ask for a window with start= and stop=, or fewer \
+                 configurations"
             ),
             Error::PctStart { value } => write!(
                 f,
@@ -98,6 +304,14 @@ impl fmt::Display for Error {
                  got start={start}, stop={stop}",
                 i128::from(*total_steps) + 1
             ),
+            Error::Step {
+                index,
+                step,
+                total_steps,
+            } => write!(
+                f,
+                "steps must lie in 0..=total_steps = {total_steps}, got steps[{index}] = {step}"
+            ),
             Error::WindowOverflow { start, len } => write!(
                 f,
                 "a window of {len} steps from step {start} runs past step 2**64 - 1"
@@ -106,22 +320,24 @@ impl fmt::Display for Error {
                 f,
                 "lr and momentum outputs must have the same length, got {lr} and {momentum}"
             ),
+            Error::GroupKey { name } => write!(f, "unknown group key {name:?}"),
+            Error::ColumnLength { name, len, count } => write!(
+                f,
+                "{name} has {len} values for a sweep of {count} configurations"
+            ),
             Error::Phases { reason } => write!(f, "invalid schedule phases: {reason}"),
             Error::ZeroWidthPhase {
-                layout,
+                hint,
                 phase,
                 step,
                 at,
-            } => {
-                write!(
-                    f,
-                    "step {step} falls in phase {} of the schedule, which starts and ends at \
-                     step {at:?} (zero width): torch's OneCycleLR would fail here with \
-                     ZeroDivisionError. ",
-                    phase + 1
-                )?;
-                f.write_str(layout.zero_width_hint(*phase))
-            }
+            } => write!(
+                f,
+                "step {step} falls in phase {} of the schedule, which starts and ends at step \
+                 {at:?} (zero width): torch's OneCycleLR would fail here with \
+                 ZeroDivisionError. {hint}",
+                phase + 1
+            ),
             Error::TooLarge {
                 what,
                 elements,
@@ -142,3 +358,11 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message of a `total_steps` below 1.
+fn not_positive_steps(f: &mut fmt::Formatter<'_>, value: &dyn fmt::Display) -> fmt::Result {
+    write!(
+        f,
+        "total_steps must be a positive integer (1 to 2**63 - 1), got {value}"
+    )
+}

@@ -46,7 +46,7 @@ const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2**52
 /// `round(x / (pi/2))`, the multiple of `pi/2` the argument is reduced around: 0, 1 or 2
 /// on `[0, pi]`. Monotonic in `x`, so a run of increasing arguments whose ends share it all
 /// share it.
-#[inline(always)]
+#[inline]
 #[must_use]
 pub fn quadrant(x: f64) -> f64 {
     (x * FRAC_2_PI + ROUND) - ROUND
@@ -54,7 +54,7 @@ pub fn quadrant(x: f64) -> f64 {
 
 /// `x - q * pi/2`: the leading part exactly (Sterbenz: `x` lies within a factor 2 of
 /// `q * FRAC_PI_2` whenever `q > 0`), then the low part.
-#[inline(always)]
+#[inline]
 fn reduce(x: f64, q: f64) -> f64 {
     (x - q * FRAC_PI_2) - q * PIO2_LO
 }
@@ -125,14 +125,14 @@ pub fn ulp_distance(a: f64, b: f64) -> f64 {
 }
 
 /// The domain of [`cos`], as `pct` (`x = pi * pct`).
-#[inline(always)]
+#[inline]
 #[must_use]
 pub fn in_domain(pct: f64) -> bool {
     (0.0..=1.0).contains(&pct)
 }
 
 /// `PI * pct`, as torch computes the argument.
-#[inline(always)]
+#[inline]
 #[must_use]
 pub fn argument(pct: f64) -> f64 {
     PI * pct

@@ -2,13 +2,18 @@
 //! torch's `torch.optim.lr_scheduler.OneCycleLR` computes it: the same floating-point
 //! operations in the same order, in `f64`, with the platform `cos`.
 //!
+//! - [`config`]: the parameters of a schedule, each written once: name, default, meaning,
+//!   check.
 //! - [`cycle`]: the phase layout and the formula, one step at a time.
-//! - [`fill`]: whole windows of steps and broadcast sweeps, written into caller-provided
-//!   slices in blocks, on all cores when the output is large enough for threads to pay;
-//!   configurations with the same phases share one cosine per step.
+//! - [`fill`]: whole windows of steps, or the values at any list of steps, for one
+//!   configuration or a broadcast sweep, written into caller-provided slices in blocks, on
+//!   all cores when the output is large enough for threads to pay; configurations with the
+//!   same phases share one cosine per step.
 //! - [`fast_cos`]: the vectorisable cosine of [`Accuracy::Fast`] (opt-in, not bit-exact).
 //! - [`simd`]: the fill loops are compiled for the target's baseline, AVX2 and AVX-512F,
 //!   and the widest the CPU has is used; every level gives the same bits.
+//! - [`bench_floors`]: benchmark support, not the schedule: what a fill is measured
+//!   against.
 //!
 //! Nothing here knows about Python; the `python` feature adds the `onecycle._core` binding.
 //!
@@ -29,16 +34,22 @@
 //! # Ok::<(), onecycle::Error>(())
 //! ```
 
+pub mod bench_floors;
+pub mod config;
 pub mod cycle;
 pub mod error;
 pub mod fast_cos;
 pub mod fill;
+pub mod memory;
 pub mod simd;
 
 #[cfg(feature = "python")]
 mod python;
 
-pub use cycle::{Anneal, Config, Key, Layout, OneCycle, Phase, Values};
+pub use config::{parameters, Config, Parameter};
+pub use cycle::{Anneal, Key, Layout, OneCycle, Phase, Values};
 pub use error::Error;
-pub use fill::{schedule, schedule_with, Accuracy, Sample, FAST_MAX_ULP};
+pub use fill::{
+    schedule, schedule_at_steps, schedule_with, Accuracy, Prepared, Request, Sample, FAST_MAX_ULP,
+};
 pub use simd::Level;

@@ -1,49 +1,98 @@
-//! `onecycle._core`: the thin layer between the core and Python. Arguments are converted
-//! while attached to the interpreter; numpy allocates the outputs, and the fill writes
-//! straight into them detached (GIL released).
+//! `onecycle._core`: the thin layer between the core and Python. Python converts the
+//! arguments' types; the core checks their values and its errors become Python exceptions
+//! in one place ([`to_py_err`]). The outputs are allocated by numpy (or given), and the
+//! fill writes straight into them detached (GIL released).
 
-use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
+use numpy::{
+    Element, PyArrayDescr, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
+    PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::cycle::{Anneal, Config, Key, OneCycle, Phase};
-use crate::error::Error;
-use crate::fill::{
-    alloc_len, cos_floor, fill_rows, prepare, write_floor, Accuracy, Prepared, Sample,
-};
+use crate::bench_floors::{cos_floor, write_floor};
+use crate::config::{parameters, Config, Kind as ParameterKind, Value};
+use crate::cycle::{check_total_steps, Anneal, Key, OneCycle, Phase, Values};
+use crate::error::{Error, Int, Kind, OutProblem};
+use crate::fill::{alloc_len, prepare, prepare_steps, Accuracy, Prepared, Request, Sample};
+use crate::memory::check_fits;
 
 /// The one place core errors become Python exceptions.
 fn to_py_err(e: &Error) -> PyErr {
-    if e.is_memory() {
-        PyMemoryError::new_err(e.to_string())
-    } else {
-        PyValueError::new_err(e.to_string())
+    let message = e.to_string();
+    match e.kind() {
+        Kind::Memory => PyMemoryError::new_err(message),
+        Kind::Overflow => PyOverflowError::new_err(message),
+        Kind::Value => PyValueError::new_err(message),
     }
 }
 
-fn parse_anneal(name: &str) -> PyResult<Anneal> {
-    Anneal::from_name(name).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "anneal_strategy must be 'cos' or 'linear', got {name:?}"
-        ))
+/// Core results as Python results.
+trait OrRaise<T> {
+    fn or_raise(self) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for Result<T, Error> {
+    fn or_raise(self) -> PyResult<T> {
+        self.map_err(|e| to_py_err(&e))
+    }
+}
+
+fn parse_anneal(name: &str) -> Result<Anneal, Error> {
+    Anneal::from_name(name).ok_or_else(|| Error::AnnealStrategy {
+        value: name.to_owned(),
     })
 }
 
-type Arrays<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
+/// A Python int as the core counts it, or as messages show it when it lies beyond `i128`:
+/// its digits, or past 256 bits its size (Python refuses to print the longest ints).
+fn int_arg(value: &Bound<'_, PyInt>) -> PyResult<Int> {
+    if let Ok(v) = value.extract::<i128>() {
+        return Ok(Int::Value(v));
+    }
+    let bits: u64 = value
+        .call_method0(intern!(value.py(), "bit_length"))?
+        .extract()?;
+    let negative = value.lt(0)?;
+    Ok(Int::Text(if bits > 256 {
+        let article = if negative { "a negative" } else { "an" };
+        format!("{article} integer of {bits} bits")
+    } else {
+        value.str()?.to_string()
+    }))
+}
 
-/// A float parameter: one value for every configuration, or one per configuration.
+/// `total_steps` within `i64`, or the error that says why not.
+fn total_steps_arg(value: &Bound<'_, PyInt>) -> PyResult<i64> {
+    match int_arg(value)? {
+        Int::Value(v) => match i64::try_from(v) {
+            Ok(v) => Ok(v),
+            Err(_) => Err(to_py_err(&Error::TotalStepsRange { value: v.into() })),
+        },
+        text @ Int::Text(_) => Err(to_py_err(&Error::TotalStepsRange { value: text })),
+    }
+}
+
+impl From<i128> for Int {
+    fn from(value: i128) -> Int {
+        Int::Value(value)
+    }
+}
+
+/// A float parameter: one value for every configuration, or an array of the sweep's
+/// broadcast shape (any strides: a broadcast view is read as it is, never copied).
 enum Column<'py> {
-    Array(PyReadonlyArray1<'py, f64>),
+    Array(PyReadonlyArrayDyn<'py, f64>),
     Scalar(f64),
 }
 
 impl<'py> FromPyObject<'_, 'py> for Column<'py> {
     type Error = PyErr;
 
-    /// A float or int first (the common case, and cheap), else a 1-d float64 array.
+    /// A float or int first (the common case, and cheap), else a float64 array.
     fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
         if let Ok(f) = obj.cast_exact::<PyFloat>() {
             return Ok(Column::Scalar(f.value()));
@@ -55,35 +104,252 @@ impl<'py> FromPyObject<'_, 'py> for Column<'py> {
     }
 }
 
-impl Column<'_> {
-    fn len(&self) -> Option<usize> {
+/// The parameters of `schedule()`, by name ([`parameters`]): the configurations they make
+/// (the float parameters broadcast, in C order), each checked, unless there are too many.
+struct Sweep<'py> {
+    base: Config,
+    /// Each float parameter's index in the list and its values.
+    columns: Vec<(usize, PyReadonlyArrayDyn<'py, f64>)>,
+    count: usize,
+}
+
+impl<'py> Sweep<'py> {
+    fn from_kwargs(params: &Bound<'py, PyDict>, count: usize) -> PyResult<Sweep<'py>> {
+        for key in params.keys() {
+            let key: String = key.extract()?;
+            if !parameters().iter().any(|p| p.name == key) {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "schedule() got an unexpected keyword argument '{key}'"
+                )));
+            }
+        }
+        let mut base = Config::new(1, 1.0);
+        let mut columns = Vec::new();
+        for (index, parameter) in parameters().iter().enumerate() {
+            let value = params.get_item(parameter.name)?.ok_or_else(|| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "schedule() missing argument {:?}",
+                    parameter.name
+                ))
+            })?;
+            let given = match parameter.kind {
+                ParameterKind::Int => Value::Int(total_steps_arg(value.cast::<PyInt>()?)?),
+                ParameterKind::Bool => Value::Bool(value.extract()?),
+                ParameterKind::Text => {
+                    let name: String = value.extract()?;
+                    Value::Text(parse_anneal(&name).or_raise()?.name())
+                }
+                ParameterKind::Float => match value.extract::<Column<'py>>()? {
+                    Column::Scalar(v) => Value::Float(v),
+                    Column::Array(array) => {
+                        if array.len() != count {
+                            let (name, len) = (parameter.name, array.len());
+                            return Err(to_py_err(&Error::ColumnLength { name, len, count }));
+                        }
+                        columns.push((index, array));
+                        continue;
+                    }
+                },
+            };
+            let set = base.set(index, given);
+            debug_assert!(set, "{} takes a value of its kind", parameter.name);
+        }
+        Ok(Sweep {
+            base,
+            columns,
+            count,
+        })
+    }
+
+    /// Each configuration, in C order of the broadcast shape (so, the arrays being
+    /// read as they are, a broadcast parameter is never copied).
+    fn configs(&self) -> Result<Vec<Config>, Error> {
+        let mut configs = Vec::new();
+        configs.try_reserve_exact(self.count).map_err(|_| {
+            Error::too_large(
+                "the configurations",
+                self.count as u128,
+                size_of::<Config>(),
+            )
+        })?;
+        configs.resize(self.count, self.base);
+        for (index, values) in &self.columns {
+            for (config, &value) in configs.iter_mut().zip(values.as_array().iter()) {
+                config.set(*index, Value::Float(value));
+            }
+        }
+        Ok(configs)
+    }
+}
+
+/// Where the values go: the steps of a window, or chosen steps.
+enum Steps<'py> {
+    Window { start: u64, stop: u64 },
+    Chosen(PyReadonlyArrayDyn<'py, i64>),
+}
+
+impl Steps<'_> {
+    fn len(&self) -> usize {
         match self {
-            Column::Array(a) => Some(a.len()),
-            Column::Scalar(_) => None,
+            Steps::Window { start, stop } => (stop - start) as usize,
+            Steps::Chosen(steps) => steps.len(),
         }
     }
 
-    fn get(&self, i: usize) -> f64 {
+    fn shape(&self) -> Vec<usize> {
         match self {
-            Column::Array(a) => a.as_array()[i],
-            Column::Scalar(v) => *v,
+            Steps::Window { .. } => vec![self.len()],
+            Steps::Chosen(steps) => steps.shape().to_vec(),
+        }
+    }
+
+    /// The steps as plain data, to be read detached.
+    fn at(&self) -> At<'_> {
+        match self {
+            Steps::Window { start, stop } => At::Window(*start, *stop),
+            Steps::Chosen(steps) => At::Chosen(steps.as_slice().unwrap_or(&[])),
         }
     }
 }
 
-/// A zeroed 1-d numpy array of `n` values. numpy allocates it (calloc: the pages are
-/// zeroed lazily, so the parallel fill is the first to touch them) and reports a failed
+/// [`Steps`] without the Python objects.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Window(u64, u64),
+    Chosen(&'a [i64]),
+}
+
+impl At<'_> {
+    fn prepare(self, configs: &[Config]) -> Result<Vec<Prepared>, Error> {
+        match self {
+            At::Window(start, stop) => prepare(configs, start, stop),
+            At::Chosen(steps) => prepare_steps(configs, steps),
+        }
+    }
+
+    fn fill<T: Sample>(
+        self,
+        request: &Request<'_>,
+        lr: &mut [T],
+        m: &mut [T],
+    ) -> Result<(), Error> {
+        match self {
+            At::Window(start, stop) => request.window(start, stop, lr, m),
+            At::Chosen(steps) => request.steps(steps, lr, m),
+        }
+    }
+}
+
+/// The window `[start, stop)` of a schedule of `total_steps`, checked.
+fn window(
+    config: &Config,
+    start: &Bound<'_, PyInt>,
+    stop: Option<&Bound<'_, PyInt>>,
+) -> PyResult<(u64, u64)> {
+    let start = int_arg(start)?;
+    let stop = match stop {
+        Some(stop) => int_arg(stop)?,
+        None => Int::Value(config.total_steps.into()),
+    };
+    if let (Int::Value(a), Int::Value(b)) = (&start, &stop) {
+        if let (Ok(a), Ok(b)) = (u64::try_from(*a), u64::try_from(*b)) {
+            config.check_window(a, b).or_raise()?;
+            return Ok((a, b));
+        }
+    }
+    Err(to_py_err(&Error::Window {
+        start,
+        stop,
+        total_steps: config.total_steps,
+    }))
+}
+
+/// float64 or float32: `dtype`, else the dtype of the given outputs, else float64.
+fn output_dtype<'py>(
+    py: Python<'py>,
+    dtype: Option<Bound<'py, PyArrayDescr>>,
+    out: Option<&(Bound<'py, PyUntypedArray>, Bound<'py, PyUntypedArray>)>,
+) -> PyResult<bool> {
+    let dtype = match (dtype, out) {
+        (Some(dtype), _) => dtype,
+        (None, Some((lr, _))) => lr.dtype(),
+        (None, None) => return Ok(false),
+    };
+    if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
+        Ok(true)
+    } else if dtype.is_equiv_to(&numpy::dtype::<f64>(py)) {
+        Ok(false)
+    } else {
+        Err(to_py_err(&Error::Dtype {
+            value: dtype.str()?.to_string(),
+        }))
+    }
+}
+
+/// Checks the given outputs against the schedule's `shape` and dtype `T`, as numpy
+/// describes them, before anything is written.
+fn check_out<T: Element>(
+    out: &(Bound<'_, PyUntypedArray>, Bound<'_, PyUntypedArray>),
+    shape: &[usize],
+) -> PyResult<()> {
+    static MAY_SHARE_MEMORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = out.0.py();
+    let want = numpy::dtype::<T>(py);
+    for (which, array) in [("lr", &out.0), ("momentum", &out.1)] {
+        let problem = if !array.dtype().is_equiv_to(&want) {
+            Some(OutProblem::Dtype {
+                which,
+                got: array.dtype().str()?.to_string(),
+                want: want.str()?.to_string(),
+            })
+        } else if array.shape() != shape {
+            Some(OutProblem::Shape {
+                which,
+                got: array.shape().to_vec(),
+                want: shape.to_vec(),
+            })
+        } else if !array.is_c_contiguous() {
+            Some(OutProblem::NotContiguous { which })
+        } else if !array
+            .getattr(intern!(py, "flags"))?
+            .getattr(intern!(py, "writeable"))?
+            .is_truthy()?
+        {
+            Some(OutProblem::ReadOnly { which })
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(to_py_err(&Error::Out { problem }));
+        }
+    }
+    let overlap = out.0.len() > 0
+        && MAY_SHARE_MEMORY
+            .import(py, "numpy", "may_share_memory")?
+            .call1((&out.0, &out.1))?
+            .is_truthy()?;
+    if overlap {
+        return Err(to_py_err(&Error::Out {
+            problem: OutProblem::Overlap,
+        }));
+    }
+    Ok(())
+}
+
+/// A zeroed numpy array of `shape`. numpy allocates it (calloc: the pages are zeroed
+/// lazily, so the parallel fill is the first to touch them) and reports a failed
 /// allocation as `MemoryError`; sizes that cannot be expressed are refused before asking.
-fn zeros<'py, T: Sample + numpy::Element>(
+fn zeros<'py, T: Sample + Element>(
     py: Python<'py>,
     what: &'static str,
-    n: u128,
-) -> PyResult<Bound<'py, PyArray1<T>>> {
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyUntypedArray>> {
     static NUMPY_ZEROS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let len = alloc_len::<T>(what, n).map_err(|e| to_py_err(&e))?;
+    let n = shape.iter().map(|&d| d as u128).product();
+    alloc_len::<T>(what, n).or_raise()?;
     let array = NUMPY_ZEROS
         .import(py, "numpy", "zeros")?
-        .call1((len, numpy::dtype::<T>(py)))
+        .call1((shape.to_vec(), numpy::dtype::<T>(py)))
         .map_err(|e| {
             if e.is_instance_of::<PyMemoryError>(py) {
                 to_py_err(&Error::too_large(what, n, std::mem::size_of::<T>()))
@@ -91,141 +357,163 @@ fn zeros<'py, T: Sample + numpy::Element>(
                 e
             }
         })?;
-    Ok(array.cast_into::<PyArray1<T>>()?)
+    Ok(array.cast_into::<PyUntypedArray>()?)
 }
 
-/// Borrows `array` (any shape, C-contiguous, writeable, `n` values of `T`) as the
-/// output `what`; the Python side has checked all this with clearer messages already.
-fn output<'py, T: Sample + numpy::Element>(
-    array: &Bound<'py, PyAny>,
-    what: &str,
-    n: usize,
-) -> PyResult<numpy::PyReadwriteArrayDyn<'py, T>> {
-    let array = array.cast::<PyArrayDyn<T>>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "out: the {what} array must be a numpy array of dtype {}",
-            numpy::dtype::<T>(array.py())
-        ))
-    })?;
-    if array.len() != n || !array.is_c_contiguous() {
-        return Err(PyValueError::new_err(format!(
-            "out: the {what} array must be C-contiguous with {n} values"
-        )));
-    }
-    array
-        .try_readwrite()
-        .map_err(|e| PyValueError::new_err(format!("out: the {what} array: {e}")))
-}
+type Outputs<'py> = (Bound<'py, PyUntypedArray>, Bound<'py, PyUntypedArray>);
 
-fn fill_arrays<'py, T: Sample + numpy::Element>(
+/// Fills the outputs (new ones, or `out` checked) with the values of `prepared` at `steps`.
+fn fill_outputs<'py, T: Sample + Element>(
     py: Python<'py>,
-    prepared: &[Prepared],
-    start: u64,
-    stop: u64,
-    accuracy: Accuracy,
-    out: Option<Arrays<'py>>,
-) -> PyResult<Arrays<'py>> {
-    let n = u128::from(stop - start) * prepared.len() as u128;
+    request: &Request<'_>,
+    steps: &Steps<'_>,
+    shape: &[usize],
+    out: Option<Outputs<'py>>,
+) -> PyResult<Outputs<'py>> {
     let (lr, momentum) = match out {
-        Some(arrays) => arrays,
+        Some(out) => {
+            check_out::<T>(&out, shape)?;
+            out
+        }
         None => (
-            zeros::<T>(py, "lr", n)?.into_any(),
-            zeros::<T>(py, "momentum", n)?.into_any(),
+            zeros::<T>(py, "lr", shape)?,
+            zeros::<T>(py, "momentum", shape)?,
         ),
     };
     {
-        let len = alloc_len::<T>("lr", n).map_err(|e| to_py_err(&e))?;
-        let mut lr_view = output::<T>(&lr, "lr", len)?;
-        // Fails (BorrowError) when the two outputs overlap.
-        let mut momentum_view = output::<T>(&momentum, "momentum", len)?;
+        let mut lr_view = lr.cast::<PyArrayDyn<T>>()?.try_readwrite()?;
+        let mut momentum_view = momentum.cast::<PyArrayDyn<T>>()?.try_readwrite()?;
         let (l, m) = (lr_view.as_slice_mut()?, momentum_view.as_slice_mut()?);
-        py.detach(|| fill_rows(prepared, start, stop, accuracy, l, m))
-            .map_err(|e| to_py_err(&e))?;
+        let at = steps.at();
+        py.detach(|| at.fill(request, l, m)).or_raise()?;
     }
     Ok((lr, momentum))
 }
 
-/// Steps `[start, stop)` of one schedule per configuration, as two flat arrays of
-/// `count * (stop - start)` values (row `i` is configuration `i`). Each float parameter is
-/// a float (shared by every configuration) or a 1-d float64 array with one value per
-/// configuration, all arrays of one length `count` (1 when all are floats);
-/// `onecycle.schedule` broadcasts them. `exact=False` uses the fast cosine. `out`: two
-/// C-contiguous, writeable, non-overlapping arrays of `count * (stop - start)` values of
-/// the output type, filled and returned instead of new ones.
+/// The values of one schedule per configuration, as `onecycle.schedule` returns them, of
+/// shape `shape + (stop - start,)`, or `shape + steps.shape` at the chosen `steps`.
+///
+/// `params` holds every schedule parameter by name (the list of [`parameters`]); each
+/// float parameter is a number or an array of the broadcast shape `shape`, which Python has
+/// computed. Python has converted the types; everything else is checked here, in the order
+/// of the signature, before anything is allocated: the values, the window or steps, the
+/// dtype, the memory the outputs need against `memory` bytes (the machine's), and `out`.
 #[pyfunction]
 #[pyo3(signature = (
-    *, total_steps, start, stop, three_phase, anneal_strategy, float32,
-    max_lr, pct_start, div_factor, final_div_factor, base_momentum, max_momentum,
-    exact=true, out=None
+    *, shape, start, stop=None, steps=None, dtype=None, exact=true, out=None, memory=None,
+    **params
 ))]
 #[allow(clippy::too_many_arguments)]
 #[allow(clippy::needless_pass_by_value)]
 fn schedule<'py>(
     py: Python<'py>,
-    total_steps: i64,
-    start: u64,
-    stop: u64,
-    three_phase: bool,
-    anneal_strategy: &str,
-    float32: bool,
-    max_lr: Column<'py>,
-    pct_start: Column<'py>,
-    div_factor: Column<'py>,
-    final_div_factor: Column<'py>,
-    base_momentum: Column<'py>,
-    max_momentum: Column<'py>,
+    shape: Vec<usize>,
+    start: Bound<'py, PyInt>,
+    stop: Option<Bound<'py, PyInt>>,
+    steps: Option<PyReadonlyArrayDyn<'py, i64>>,
+    dtype: Option<Bound<'py, PyArrayDescr>>,
     exact: bool,
-    out: Option<Arrays<'py>>,
-) -> PyResult<Arrays<'py>> {
-    let anneal = parse_anneal(anneal_strategy)?;
-    let columns = [
-        &max_lr,
-        &pct_start,
-        &div_factor,
-        &final_div_factor,
-        &base_momentum,
-        &max_momentum,
-    ];
-    let mut lengths = columns.iter().filter_map(|c| c.len());
-    let count = lengths.next().unwrap_or(1);
-    if lengths.any(|len| len != count) {
-        return Err(PyValueError::new_err(
-            "the float parameter arrays must all have one length",
-        ));
+    out: Option<Outputs<'py>>,
+    memory: Option<u64>,
+    params: Option<Bound<'py, PyDict>>,
+) -> PyResult<Outputs<'py>> {
+    let params = params.unwrap_or_else(|| PyDict::new(py));
+    let count = shape.iter().product::<usize>();
+    let sweep = Sweep::from_kwargs(&params, count)?;
+    // The window is checked against total_steps, so total_steps comes first.
+    check_total_steps(sweep.base.total_steps).or_raise()?;
+    let steps = if let Some(steps) = steps {
+        Steps::Chosen(steps)
+    } else {
+        let (start, stop) = window(&sweep.base, &start, stop.as_ref())?;
+        Steps::Window { start, stop }
+    };
+    let float32 = output_dtype(py, dtype, out.as_ref())?;
+    let item_size = match (&out, float32) {
+        (Some(_), _) => 0,
+        (None, true) => 4,
+        (None, false) => 8,
+    };
+    let fits = || {
+        let float_params = parameters()
+            .iter()
+            .filter(|p| p.kind == ParameterKind::Float)
+            .count();
+        check_fits(
+            count as u128,
+            steps.len() as u128,
+            item_size,
+            float_params,
+            memory,
+        )
+        .or_raise()
+    };
+    // One configuration: a bad value is the clearer error, so it comes first. Many: they
+    // are not made at all when they would not fit.
+    if count > 1 {
+        fits()?;
     }
-    let configs: Vec<Config> = (0..count)
-        .map(|i| Config {
-            total_steps,
-            max_lr: max_lr.get(i),
-            pct_start: pct_start.get(i),
-            anneal,
-            div_factor: div_factor.get(i),
-            final_div_factor: final_div_factor.get(i),
-            base_momentum: base_momentum.get(i),
-            max_momentum: max_momentum.get(i),
-            three_phase,
-        })
-        .collect();
-    // Release the parameters' read borrows: an output may be one of those arrays.
-    drop((
-        max_lr,
-        pct_start,
-        div_factor,
-        final_div_factor,
-        base_momentum,
-        max_momentum,
-    ));
-    let prepared = prepare(&configs, start, stop).map_err(|e| to_py_err(&e))?;
+    let prepared = steps
+        .at()
+        .prepare(&sweep.configs().or_raise()?)
+        .or_raise()?;
+    if count <= 1 {
+        fits()?;
+    }
     let accuracy = if exact {
         Accuracy::Exact
     } else {
         Accuracy::Fast
     };
+    let request = Request::new(&prepared, accuracy);
+    let full: Vec<usize> = shape.iter().copied().chain(steps.shape()).collect();
     if float32 {
-        fill_arrays::<f32>(py, &prepared, start, stop, accuracy, out)
+        fill_outputs::<f32>(py, &request, &steps, &full, out)
     } else {
-        fill_arrays::<f64>(py, &prepared, start, stop, accuracy, out)
+        fill_outputs::<f64>(py, &request, &steps, &full, out)
     }
+}
+
+/// The steps where each phase of a schedule ends (torch's `end_step`s), as the core lays
+/// them out: two phases, or three with `three_phase`.
+#[pyfunction]
+#[pyo3(signature = (*, total_steps, pct_start, three_phase))]
+fn phase_ends(total_steps: i64, pct_start: f64, three_phase: bool) -> PyResult<Vec<f64>> {
+    let cycle = OneCycle::new(total_steps, pct_start, three_phase, Anneal::Cos).or_raise()?;
+    Ok(cycle.phases().iter().map(|p| p.end_step).collect())
+}
+
+/// Every parameter of a schedule, in signature order: `(name, kind, default, help,
+/// choices)`, `kind` one of `"int"`, `"float"`, `"str"`, `"bool"` and `default` `None` for
+/// a required parameter.
+#[allow(clippy::type_complexity)]
+fn parameter_list(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    let rows = parameters().into_iter().map(|p| {
+        let kind = match p.kind {
+            ParameterKind::Int => "int",
+            ParameterKind::Float => "float",
+            ParameterKind::Text => "str",
+            ParameterKind::Bool => "bool",
+        };
+        let default = match p.default {
+            None => py.None().into_bound(py),
+            Some(Value::Int(v)) => v.into_pyobject(py)?.into_any(),
+            Some(Value::Float(v)) => PyFloat::new(py, v).into_any(),
+            Some(Value::Text(v)) => PyString::new(py, v).into_any(),
+            Some(Value::Bool(v)) => PyBool::new(py, v).to_owned().into_any(),
+        };
+        PyTuple::new(
+            py,
+            [
+                PyString::new(py, p.name).into_any(),
+                PyString::new(py, kind).into_any(),
+                default,
+                PyString::new(py, p.help).into_any(),
+                PyTuple::new(py, p.choices)?.into_any(),
+            ],
+        )
+    });
+    PyTuple::new(py, rows.collect::<PyResult<Vec<_>>>()?)
 }
 
 /// Benchmark support, not API: `f64::cos` of `n` arguments over `[0, pi]` on all cores,
@@ -239,18 +527,19 @@ fn _cos_floor(py: Python<'_>, n: usize) -> f64 {
 /// allocated as `schedule` allocates its outputs and filled with 1.0 on all cores, with
 /// the GIL released (the memory-write floor of a schedule).
 #[pyfunction]
-fn _write_floor(py: Python<'_>, n: usize, float32: bool) -> PyResult<Arrays<'_>> {
-    fn fill<T: Sample + numpy::Element>(py: Python<'_>, n: usize) -> PyResult<Arrays<'_>> {
+fn _write_floor(py: Python<'_>, n: usize, float32: bool) -> PyResult<Outputs<'_>> {
+    fn fill<T: Sample + Element>(py: Python<'_>, n: usize) -> PyResult<Outputs<'_>> {
         let (lr, momentum) = (
-            zeros::<T>(py, "lr", n as u128)?,
-            zeros::<T>(py, "momentum", n as u128)?,
+            zeros::<T>(py, "lr", &[n])?,
+            zeros::<T>(py, "momentum", &[n])?,
         );
         {
-            let (mut l, mut m) = (lr.readwrite(), momentum.readwrite());
+            let mut l = lr.cast::<PyArrayDyn<T>>()?.readwrite();
+            let mut m = momentum.cast::<PyArrayDyn<T>>()?.readwrite();
             let (l, m) = (l.as_slice_mut()?, m.as_slice_mut()?);
             py.detach(|| write_floor(l, m));
         }
-        Ok((lr.into_any(), momentum.into_any()))
+        Ok((lr, momentum))
     }
     if float32 {
         fill::<f32>(py, n)
@@ -297,27 +586,6 @@ fn group_pair(group: &Bound<'_, PyDict>, start: Key, end: Key) -> PyResult<Optio
     Ok(group_value(group, start)?.zip(group_value(group, end)?))
 }
 
-/// The lr and (when `cycle_momentum`) the momentum `group` gets at a step in `phase`
-/// where the annealing factor is `factor`, or `None` when a value the phase anneals
-/// between is missing or not a plain number.
-fn group_at(
-    group: &Bound<'_, PyDict>,
-    phase: &Phase,
-    anneal: Anneal,
-    factor: f64,
-    cycle_momentum: bool,
-) -> PyResult<Option<(f64, Option<f64>)>> {
-    let Some((start, end)) = group_pair(group, phase.start_lr, phase.end_lr)? else {
-        return Ok(None);
-    };
-    let lr = anneal.interpolate(start, end, factor);
-    if !cycle_momentum {
-        return Ok(Some((lr, None)));
-    }
-    Ok(group_pair(group, phase.start_momentum, phase.end_momentum)?
-        .map(|(start, end)| (lr, Some(anneal.interpolate(start, end, factor)))))
-}
-
 /// A group value torch replaces by assignment (it fills tensors in place instead): a
 /// `float`, `int` or `bool`.
 fn replaceable(value: &Bound<'_, PyAny>) -> bool {
@@ -326,15 +594,110 @@ fn replaceable(value: &Bound<'_, PyAny>) -> bool {
         || value.is_exact_instance_of::<PyBool>()
 }
 
-/// What one group receives in a step: its lr, and its momentum with the `betas` tuple it
-/// replaces (when the momentum goes into `betas[0]`).
+/// Where a group's momentum goes.
+enum MomentumTarget<'py> {
+    /// Not cycled.
+    None,
+    /// `group["momentum"]`.
+    Momentum,
+    /// `group["betas"] = (momentum, *betas[1:])`, replacing this tuple.
+    Beta1(Bound<'py, PyTuple>),
+}
+
+/// What one group receives in a step.
 struct Update<'py> {
     group: Bound<'py, PyDict>,
     lr: f64,
-    momentum: Option<(f64, Option<Bound<'py, PyTuple>>)>,
+    momentum: f64,
+    target: MomentumTarget<'py>,
 }
 
-/// The phases of a `OneCycleLR`, for its `step()`: built from the scheduler's
+impl<'py> Update<'py> {
+    /// The update of `group` at a step in `phase` where the annealing factor is `factor`,
+    /// or `None` when torch's own path is needed: a value the phase anneals between is
+    /// missing or not a plain number, or a value to be written (`lr` when `with_lr`,
+    /// `betas[0]`) is one torch would fill in place rather than replace.
+    fn of(
+        group: Bound<'py, PyDict>,
+        cycle: &OneCycle,
+        (phase, factor): (&Phase, f64),
+        use_beta1: Option<bool>,
+        with_lr: bool,
+    ) -> PyResult<Option<Update<'py>>> {
+        let py = group.py();
+        let anneal = cycle.anneal();
+        let Some((start, end)) = group_pair(&group, phase.start_lr, phase.end_lr)? else {
+            return Ok(None);
+        };
+        let lr = anneal.interpolate(start, end, factor);
+        if with_lr
+            && !group
+                .get_item(intern!(py, "lr"))?
+                .is_some_and(|lr| replaceable(&lr))
+        {
+            return Ok(None);
+        }
+        let Some(use_beta1) = use_beta1 else {
+            return Ok(Some(Update {
+                group,
+                lr,
+                momentum: 0.0,
+                target: MomentumTarget::None,
+            }));
+        };
+        let Some((start, end)) = group_pair(&group, phase.start_momentum, phase.end_momentum)?
+        else {
+            return Ok(None);
+        };
+        let momentum = anneal.interpolate(start, end, factor);
+        let target = if use_beta1 {
+            let Some(Ok(betas)) = group
+                .get_item(intern!(py, "betas"))?
+                .map(Bound::cast_into_exact::<PyTuple>)
+            else {
+                return Ok(None);
+            };
+            if !betas.get_item(0).is_ok_and(|beta1| replaceable(&beta1)) {
+                return Ok(None);
+            }
+            MomentumTarget::Beta1(betas)
+        } else {
+            MomentumTarget::Momentum
+        };
+        Ok(Some(Update {
+            group,
+            lr,
+            momentum,
+            target,
+        }))
+    }
+
+    /// Writes the momentum (and `lr` when `with_lr`) as torch writes them; returns the lr.
+    fn write(self, with_lr: bool) -> PyResult<Bound<'py, PyFloat>> {
+        let py = self.group.py();
+        match self.target {
+            MomentumTarget::Beta1(betas) => {
+                let first = PyFloat::new(py, self.momentum).into_any();
+                let items: Vec<Bound<'py, PyAny>> =
+                    std::iter::once(first).chain(betas.iter().skip(1)).collect();
+                self.group
+                    .set_item(intern!(py, "betas"), PyTuple::new(py, items)?)?;
+            }
+            MomentumTarget::Momentum => {
+                self.group
+                    .set_item(intern!(py, "momentum"), PyFloat::new(py, self.momentum))?;
+            }
+            MomentumTarget::None => {}
+        }
+        let lr = PyFloat::new(py, self.lr);
+        if with_lr {
+            self.group.set_item(intern!(py, "lr"), &lr)?;
+        }
+        Ok(lr)
+    }
+}
+
+/// The phases of a `OneCycleLR`, for its steps: built from the scheduler's
 /// `_schedule_phases`, immutable, and evaluated against the optimizer's groups as they are
 /// at each step.
 #[pyclass(frozen, module = "onecycle._core", name = "Cycle")]
@@ -352,10 +715,13 @@ impl PyCycle {
         phases: Vec<(f64, String, String, String, String)>,
         anneal_strategy: &str,
     ) -> PyResult<Self> {
-        let anneal = parse_anneal(anneal_strategy)?;
+        let anneal = parse_anneal(anneal_strategy).or_raise()?;
         let key = |name: &str| {
-            Key::from_name(name)
-                .ok_or_else(|| PyValueError::new_err(format!("unknown group key {name:?}")))
+            Key::from_name(name).ok_or_else(|| {
+                to_py_err(&Error::GroupKey {
+                    name: name.to_owned(),
+                })
+            })
         };
         let phases = phases
             .iter()
@@ -369,61 +735,32 @@ impl PyCycle {
                 })
             })
             .collect::<PyResult<Vec<Phase>>>()?;
-        let inner = OneCycle::from_phases(phases, anneal).map_err(|e| to_py_err(&e))?;
+        let inner = OneCycle::from_phases(phases, anneal).or_raise()?;
         Ok(PyCycle { inner })
     }
 
-    /// `(lrs, momenta)` at `step` for each group of `param_groups` (momenta only when
-    /// `cycle_momentum`), or `None` when a group lacks a key or holds a value that is not a
-    /// plain number: then nothing was computed and the caller uses torch's own `get_lr`.
-    /// Raises `ValueError` first where torch divides by zero, as torch fails there before
-    /// reading any group.
-    #[allow(clippy::type_complexity)]
-    fn step(
-        &self,
-        step: i64,
-        param_groups: &Bound<'_, PyAny>,
-        cycle_momentum: bool,
-    ) -> PyResult<Option<(Vec<f64>, Vec<f64>)>> {
-        let (phase, factor) = self.inner.phase_at(step).map_err(|e| to_py_err(&e))?;
-        let anneal = self.inner.anneal();
-        let Ok(param_groups) = param_groups.cast::<PyList>() else {
-            return Ok(None);
-        };
-        let mut lrs = Vec::with_capacity(param_groups.len());
-        let mut momenta = Vec::with_capacity(param_groups.len());
-        for group in param_groups.iter() {
-            let Ok(group) = group.cast::<PyDict>() else {
-                return Ok(None);
-            };
-            let Some((lr, momentum)) = group_at(group, phase, anneal, factor, cycle_momentum)?
-            else {
-                return Ok(None);
-            };
-            lrs.push(lr);
-            momenta.extend(momentum);
-        }
-        Ok(Some((lrs, momenta)))
-    }
-
-    /// One `OneCycleLR.step()` in its common case, in one call: the lr (and, when
-    /// `cycle_momentum` is truthy, the momentum) of every group at `step`, written into the
-    /// groups as torch writes them (`group["lr"]`; `group["momentum"]`, or
-    /// `group["betas"] = (momentum, *betas[1:])` when the scheduler's `use_beta1` is
-    /// truthy), and returned as a new list (the scheduler's `_last_lr`).
+    /// The update of every group at `step`, in one call: the momentum (when
+    /// `cycle_momentum` is truthy) written as torch's `get_lr` writes it
+    /// (`group["momentum"]`, or `group["betas"] = (momentum, *betas[1:])` when the
+    /// scheduler's `use_beta1` is truthy), the lr written into `group["lr"]` when `with_lr`
+    /// (as torch's `step()` does), and the lrs returned as a new list.
     ///
     /// Returns `None`, having written nothing, wherever torch's own path is needed: `step`
     /// not an int in the i64 range, `param_groups` not a plain list of plain dicts, a
     /// missing key or `use_beta1` attribute, a value the core does not reproduce (tensors,
-    /// numpy scalars, ints beyond 2**53), an `lr` or `betas[0]` torch would fill in place
-    /// rather than replace, or a step in a phase of zero width (torch's path raises the
-    /// error).
+    /// numpy scalars, ints beyond 2**53), or a value to be written that torch would fill in
+    /// place rather than replace. At a step in a phase of zero width, where torch's
+    /// `get_lr` divides by zero before reading any group, it raises `ValueError` saying so
+    /// when called from `get_lr` (`with_lr` false), and returns `None` from `step()`, whose
+    /// torch path then counts the step and calls `get_lr`, as torch's does.
+    #[pyo3(signature = (step, param_groups, cycle_momentum, scheduler, *, with_lr))]
     fn advance<'py>(
         &self,
         step: &Bound<'py, PyAny>,
         param_groups: &Bound<'py, PyAny>,
         cycle_momentum: &Bound<'py, PyAny>,
         scheduler: &Bound<'py, PyAny>,
+        with_lr: bool,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         let py = step.py();
         let Some(step) = step
@@ -433,87 +770,76 @@ impl PyCycle {
         else {
             return Ok(None);
         };
-        let Ok((phase, factor)) = self.inner.phase_at(step) else {
-            return Ok(None);
+        let at = match self.inner.phase_at(step) {
+            Ok(at) => at,
+            // step() lets torch's own path fail there, changing the state as torch does.
+            Err(_) if with_lr => return Ok(None),
+            Err(e) => return Err(to_py_err(&e)),
         };
         let Ok(param_groups) = param_groups.cast_exact::<PyList>() else {
             return Ok(None);
         };
-        let cycle_momentum = cycle_momentum.is_truthy()?;
         // torch reads `use_beta1` only when cycling momentum (it is set only then).
-        let use_beta1 = if cycle_momentum {
+        let use_beta1 = if cycle_momentum.is_truthy()? {
             match scheduler.getattr(intern!(py, "use_beta1")) {
-                Ok(use_beta1) => use_beta1.is_truthy()?,
+                Ok(use_beta1) => Some(use_beta1.is_truthy()?),
                 Err(_) => return Ok(None),
             }
         } else {
-            false
+            None
         };
-        let anneal = self.inner.anneal();
-        let (lr_key, betas_key) = (intern!(py, "lr"), intern!(py, "betas"));
         // Read and check every group before writing any.
         let mut updates = Vec::with_capacity(param_groups.len());
         for group in param_groups.iter() {
             let Ok(group) = group.cast_into_exact::<PyDict>() else {
                 return Ok(None);
             };
-            let Some((lr, momentum)) = group_at(&group, phase, anneal, factor, cycle_momentum)?
-            else {
-                return Ok(None);
-            };
-            if !group.get_item(lr_key)?.is_some_and(|lr| replaceable(&lr)) {
-                return Ok(None);
+            match Update::of(group, &self.inner, at, use_beta1, with_lr)? {
+                Some(update) => updates.push(update),
+                None => return Ok(None),
             }
-            let momentum = if let Some(momentum) = momentum {
-                let betas = if use_beta1 {
-                    let Some(Ok(betas)) = group
-                        .get_item(betas_key)?
-                        .map(Bound::cast_into_exact::<PyTuple>)
-                    else {
-                        return Ok(None);
-                    };
-                    if !betas.get_item(0).is_ok_and(|beta1| replaceable(&beta1)) {
-                        return Ok(None);
-                    }
-                    Some(betas)
-                } else {
-                    None
-                };
-                Some((momentum, betas))
-            } else {
-                None
-            };
-            updates.push(Update {
-                group,
-                lr,
-                momentum,
-            });
         }
         let lrs = PyList::empty(py);
-        for Update {
-            group,
-            lr,
-            momentum,
-        } in updates
-        {
-            match momentum {
-                Some((momentum, Some(betas))) => {
-                    let first = PyFloat::new(py, momentum).into_any();
-                    let items: Vec<Bound<'py, PyAny>> =
-                        std::iter::once(first).chain(betas.iter().skip(1)).collect();
-                    let betas = PyTuple::new(py, items)?;
-                    group.set_item(betas_key, betas)?;
-                }
-                Some((momentum, None)) => {
-                    group.set_item(intern!(py, "momentum"), PyFloat::new(py, momentum))?;
-                }
-                None => {}
-            }
-            let lr = PyFloat::new(py, lr);
-            group.set_item(lr_key, &lr)?;
-            lrs.append(lr)?;
+        for update in updates {
+            lrs.append(update.write(with_lr)?)?;
         }
         Ok(Some(lrs))
+    }
+
+    /// `(lr, momentum)` arrays at each of `steps` (each in `0..=total_steps`) for a group
+    /// holding `values` (`initial_lr`, `max_lr`, `min_lr`, `max_momentum`,
+    /// `base_momentum`), computed as [`schedule`] computes a window, with the GIL
+    /// released: a live scheduler's planned curve.
+    #[pyo3(signature = (steps, total_steps, values))]
+    #[allow(clippy::needless_pass_by_value)]
+    fn values_at<'py>(
+        &self,
+        py: Python<'py>,
+        steps: PyReadonlyArrayDyn<'py, i64>,
+        total_steps: i64,
+        values: (f64, f64, f64, f64, f64),
+    ) -> PyResult<Outputs<'py>> {
+        let steps_slice = steps.as_slice()?;
+        if let Some((index, &step)) = steps_slice
+            .iter()
+            .enumerate()
+            .find(|&(_, &s)| s < 0 || s > total_steps)
+        {
+            return Err(to_py_err(&Error::Step {
+                index,
+                step,
+                total_steps,
+            }));
+        }
+        self.inner.check_steps(steps_slice).or_raise()?;
+        let (initial_lr, max_lr, min_lr, max_momentum, base_momentum) = values;
+        let prepared = [Prepared {
+            cycle: self.inner.clone(),
+            values: Values::new(initial_lr, max_lr, min_lr, max_momentum, base_momentum),
+        }];
+        let request = Request::new(&prepared, Accuracy::Exact);
+        let shape = steps.shape().to_vec();
+        fill_outputs::<f64>(py, &request, &Steps::Chosen(steps), &shape, None)
     }
 
     /// Pickling and `copy.deepcopy` rebuild the cycle from its phases.
@@ -548,13 +874,14 @@ mod core_module {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use super::{_cos_floor, _write_floor, schedule, PyCycle};
+    use super::{_cos_floor, _write_floor, phase_ends, schedule, PyCycle};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("PARALLEL_MIN_STEPS", crate::fill::PARALLEL_MIN_STEPS)?;
         m.add("FAST_MAX_ULP", crate::fill::FAST_MAX_ULP)?;
+        m.add("PARAMETERS", super::parameter_list(m.py())?)?;
         crate::simd::Level::from_env().map_err(pyo3::exceptions::PyValueError::new_err)?;
         Ok(())
     }

@@ -8,7 +8,9 @@
 
 use std::f64::consts::PI;
 
-use onecycle::fill::{alloc_len, fill_rows, prepare, try_zeroed, PARALLEL_MIN_STEPS};
+use onecycle::fill::{
+    alloc_len, prepare, prepare_steps, try_zeroed, Prepared, Request, PARALLEL_MIN_STEPS,
+};
 use onecycle::{schedule, Accuracy, Anneal, Config, Error, Key, OneCycle, Phase, Values};
 use proptest::prelude::*;
 
@@ -194,6 +196,73 @@ prop_compose! {
         let start = anchor.saturating_add(offset);
         let stop = start.saturating_add(len);
         if backwards && start != stop { (stop, start) } else { (start, stop) }
+    }
+}
+
+prop_compose! {
+    /// A sweep: one configuration and up to three more with its `total_steps` (and so the
+    /// same phases as it, or as each other, often), each with other values.
+    fn sweep()(
+        first in prop_oneof![4 => valid_config(), 1 => config()],
+        others in prop::collection::vec(
+            (
+                prop::sample::select(vec![0.1, 0.25, 0.3, 0.5, 1.0]),
+                any::<bool>(),
+                anneal(),
+                1e-6..10.0f64,
+            ),
+            0..4,
+        ),
+    ) -> Vec<Config> {
+        let mut configs = vec![first];
+        configs.extend(others.into_iter().map(|(pct_start, three_phase, anneal, max_lr)| {
+            Config { pct_start, three_phase, anneal, max_lr, ..first }
+        }));
+        configs
+    }
+}
+
+prop_compose! {
+    /// A configuration with valid parameters (a zero-width phase now and then).
+    fn valid_config()(
+        total_steps in prop_oneof![
+            1..300i64,
+            1..100_000i64,
+            (i64::MAX - 300)..=i64::MAX,
+            ((1i64 << 53) - 300)..((1 << 53) + 300),
+        ],
+        max_lr in 1e-6..10.0f64,
+        pct_start in prop_oneof![0.0..=1.0f64, prop::sample::select(vec![0.0, 0.1, 0.5, 1.0])],
+        anneal in anneal(),
+        three_phase in any::<bool>(),
+    ) -> Config {
+        Config { pct_start, anneal, three_phase, ..Config::new(total_steps, max_lr) }
+    }
+}
+
+prop_compose! {
+    /// Up to 60 steps of a schedule of `total` steps, in any order: near its start, its
+    /// middle and its end (the extra step too); now and then one out of range.
+    fn steps_of(total: i64)(
+        near in prop::collection::vec((0..3u8, 0..300i64), 0..60),
+        bad in prop::option::weighted(
+            0.1,
+            (any::<usize>(), prop_oneof![any::<i64>(), Just(-1), Just(total.saturating_add(1))]),
+        ),
+    ) -> Vec<i64> {
+        let span = total.max(0).saturating_add(1);
+        let mut steps: Vec<i64> = near
+            .into_iter()
+            .map(|(at, d)| match at {
+                0 => d % span,
+                1 => total - d % span,
+                _ => total / 2 + d % (total / 2).max(1),
+            })
+            .collect();
+        if let Some((index, step)) = bad {
+            steps.insert(index % (steps.len() + 1), step);
+        }
+        steps
     }
 }
 
@@ -414,12 +483,13 @@ fn outputs_of_the_wrong_length_and_overflowing_windows_are_errors() {
         message.contains("5 steps from step 18446744073709551613"),
         "{message}"
     );
-    // fill_rows: one row per prepared configuration, or an error.
+    // Request::window: one row per prepared configuration, or an error.
     let prepared = prepare(&[Config::new(100, 0.1), Config::new(100, 0.2)], 0, 3).unwrap();
-    assert!(fill_rows(&prepared, 0, 3, Accuracy::Exact, &mut lr, &mut m).is_err());
+    let request = Request::new(&prepared, Accuracy::Exact);
+    assert!(request.window(0, 3, &mut lr, &mut m).is_err());
     let (mut lr6, mut m6b) = (vec![0.0f64; 6], vec![0.0f64; 6]);
-    assert!(fill_rows(&prepared, 0, 3, Accuracy::Exact, &mut lr6, &mut m6b).is_ok());
-    assert!(fill_rows(&prepared, 3, 0, Accuracy::Exact, &mut lr6, &mut m6b).is_err());
+    assert!(request.window(0, 3, &mut lr6, &mut m6b).is_ok());
+    assert!(request.window(3, 0, &mut lr6, &mut m6b).is_err());
     // An empty phase list cannot make a schedule.
     let message = OneCycle::from_phases(Vec::new(), Anneal::Cos)
         .unwrap_err()
@@ -447,6 +517,35 @@ fn outputs_too_large_are_memory_errors_naming_the_size() {
     );
     assert!(alloc_len::<f64>("lr", u128::MAX).is_err());
     assert!(try_zeroed::<f64>("lr", 1 << 60).unwrap_err().is_memory());
+}
+
+/// The rows `Request::steps` fills at `steps` against one-step windows of the same
+/// request at each of them.
+fn check_steps<T: Copy + Into<f64> + onecycle::Sample>(
+    prepared: &[Prepared],
+    steps: &[i64],
+    accuracy: Accuracy,
+) -> Result<(), TestCaseError> {
+    let request = Request::new(prepared, accuracy);
+    let n = steps.len() * prepared.len();
+    let (mut lr, mut m) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+    request.steps(steps, &mut lr, &mut m).unwrap();
+    let got = bits(&lr, &m);
+    for (i, p) in prepared.iter().enumerate() {
+        let one = Request::new(std::slice::from_ref(p), accuracy);
+        for (k, &s) in steps.iter().enumerate() {
+            let (mut l, mut mo) = ([T::ZERO], [T::ZERO]);
+            one.window(s as u64, s as u64 + 1, &mut l, &mut mo).unwrap();
+            prop_assert_eq!(
+                got[i * steps.len() + k],
+                bits(&l, &mo)[0],
+                "row {} step {}",
+                i,
+                s
+            );
+        }
+    }
+    Ok(())
 }
 
 // --- properties: no input panics; the only outcomes are the right values or an Err --------
@@ -621,7 +720,8 @@ proptest! {
         };
         let n = len as usize * configs.len();
         let (mut lr, mut m) = (vec![0.0f64; n], vec![0.0f64; n]);
-        fill_rows(&prepared, start, stop, Accuracy::Exact, &mut lr, &mut m).unwrap();
+        let request = Request::new(&prepared, Accuracy::Exact);
+        request.window(start, stop, &mut lr, &mut m).unwrap();
         for (i, config) in configs.iter().enumerate() {
             let (l, mo) = schedule::<f64>(config, start, stop).unwrap();
             let row = i * len as usize..(i + 1) * len as usize;
@@ -629,10 +729,55 @@ proptest! {
         }
     }
 
-    /// fill_rows given any window, any output lengths and either accuracy: a result or an
-    /// error, never a panic.
+    /// Values at any steps: `prepare_steps` refuses exactly what a step-by-step check
+    /// refuses (parameters, then steps out of range, then a zero-width phase, each
+    /// configuration in turn, the first step in the order given), and the values at each
+    /// step are the bits of a window holding it, for either accuracy and output type.
     #[test]
-    fn fill_rows_takes_any_window(
+    fn steps_are_windows_at_those_steps(
+        (configs, steps) in sweep().prop_flat_map(|c| {
+            let total = c[0].total_steps;
+            (Just(c), steps_of(total))
+        }),
+        fast in any::<bool>(),
+        float32 in any::<bool>(),
+    ) {
+        let accuracy = if fast { Accuracy::Fast } else { Accuracy::Exact };
+        let result = prepare_steps(&configs, &steps);
+        let want = configs.iter().enumerate().find_map(|(i, config)| {
+            let check = config.build().and_then(|(cycle, _)| {
+                let total_steps = config.total_steps;
+                if let Some(index) = steps.iter().position(|s| !(0..=total_steps).contains(s)) {
+                    return Err(Error::Step { index, step: steps[index], total_steps });
+                }
+                steps.iter().try_for_each(|&s| cycle.locate(s).map(|_| ()))
+            });
+            check.err().map(|e| (i, e))
+        });
+        match (result, want) {
+            (Ok(prepared), None) => {
+                if float32 {
+                    check_steps::<f32>(&prepared, &steps, accuracy)?;
+                } else {
+                    check_steps::<f64>(&prepared, &steps, accuracy)?;
+                }
+            }
+            (Err(got), Some((i, e))) => {
+                let e = if configs.len() > 1 {
+                    Error::InConfig { index: i, source: Box::new(e) }
+                } else {
+                    e
+                };
+                prop_assert!(same_error(&got, &e), "{} vs {}", got, e);
+            }
+            (got, want) => prop_assert!(false, "{:?} vs {:?}", got, want),
+        }
+    }
+
+    /// Request::window given any window, any output lengths and either accuracy: a result
+    /// or an error, never a panic.
+    #[test]
+    fn request_window_takes_any_window(
         configs in prop::collection::vec(config(), 1..3),
         (start, stop) in window(1000),
         extra in 0..3usize,
@@ -643,7 +788,7 @@ proptest! {
         let row = stop.saturating_sub(start).min(1000) as usize;
         let n = row * prepared.len() + extra;
         let (mut lr, mut m) = (vec![0.0f32; n], vec![0.0f32; n]);
-        let result = fill_rows(&prepared, start, stop, accuracy, &mut lr, &mut m);
+        let result = Request::new(&prepared, accuracy).window(start, stop, &mut lr, &mut m);
         if extra > 0 {
             prop_assert!(result.is_err());
         }

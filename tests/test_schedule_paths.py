@@ -142,15 +142,15 @@ def test_read_only_and_overlapping_outputs_are_refused_untouched() -> None:
         with pytest.raises(ValueError, match=r"the lr and momentum arrays overlap in memory"):
             onecycle.schedule(100, 0.1, out=out)
     assert not lr.any() and not both.any()
-    # The binding checks again (and never writes through an overlap) if called directly.
+    # The binding is where the check lives: it never writes through an overlap.
     with pytest.raises(ValueError, match=r"out: the momentum array"):
         _core.schedule(
+            shape=(),
             total_steps=100,
             start=0,
             stop=100,
             three_phase=False,
             anneal_strategy="cos",
-            float32=False,
             max_lr=0.1,
             pct_start=0.3,
             div_factor=25.0,

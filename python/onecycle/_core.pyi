@@ -8,10 +8,12 @@ import numpy.typing as npt
 __all__ = [
     "FAST_MAX_ULP",
     "PARALLEL_MIN_STEPS",
+    "PARAMETERS",
     "Cycle",
     "__version__",
     "_cos_floor",
     "_write_floor",
+    "phase_ends",
     "schedule",
     "simd",
     "threads",
@@ -20,26 +22,24 @@ __all__ = [
 __version__: str
 PARALLEL_MIN_STEPS: int
 FAST_MAX_ULP: float
+# (name, kind, default, help, choices) of each schedule parameter, in signature order.
+PARAMETERS: tuple[tuple[str, str, int | float | str | bool | None, str, tuple[str, ...]], ...]
 
 _Row = tuple[float, str, str, str, str]
 
 def schedule(
     *,
-    total_steps: int,
+    shape: tuple[int, ...],
     start: int,
-    stop: int,
-    three_phase: bool,
-    anneal_strategy: str,
-    float32: bool,
-    max_lr: float | npt.NDArray[np.float64],
-    pct_start: float | npt.NDArray[np.float64],
-    div_factor: float | npt.NDArray[np.float64],
-    final_div_factor: float | npt.NDArray[np.float64],
-    base_momentum: float | npt.NDArray[np.float64],
-    max_momentum: float | npt.NDArray[np.float64],
+    stop: int | None = None,
+    steps: npt.NDArray[np.int64] | None = None,
+    dtype: np.dtype[Any] | None = None,
     exact: bool = True,
     out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
+    memory: int | None = None,
+    **params: object,
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
+def phase_ends(*, total_steps: int, pct_start: float, three_phase: bool) -> list[float]: ...
 def _cos_floor(n: int) -> float: ...
 def _write_floor(
     n: int, float32: bool
@@ -48,12 +48,21 @@ def _write_floor(
 @final
 class Cycle:
     def __new__(cls, phases: list[_Row], anneal_strategy: str) -> Cycle: ...
-    def step(
-        self, step: int, param_groups: object, cycle_momentum: bool
-    ) -> tuple[list[float], list[float]] | None: ...
     def advance(
-        self, step: int, param_groups: object, cycle_momentum: object, scheduler: object
+        self,
+        step: int,
+        param_groups: object,
+        cycle_momentum: object,
+        scheduler: object,
+        *,
+        with_lr: bool,
     ) -> list[float] | None: ...
+    def values_at(
+        self,
+        steps: npt.NDArray[np.int64],
+        total_steps: int,
+        values: tuple[float, float, float, float, float],
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
     def __reduce__(self) -> tuple[type[Cycle], tuple[list[_Row], str]]: ...
 
 def threads() -> int: ...

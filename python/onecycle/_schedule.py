@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import operator
 import os
 import warnings
@@ -16,8 +15,11 @@ from onecycle import _core
 __all__ = ["Schedule", "schedule"]
 
 MAX_STEPS = 2**63 - 1
-_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
-_DTYPES = (_FLOAT64, _FLOAT32)
+# The core's list of the schedule's parameters: (name, kind, default, help, choices), in the
+# order of schedule()'s signature, which spells them out once more for readers and type
+# checkers (a test holds the two to each other).
+PARAMETER_NAMES = tuple(p[0] for p in _core.PARAMETERS)
+FLOAT_PARAMETERS = tuple(p[0] for p in _core.PARAMETERS if p[1] == "float")
 
 
 class Schedule(NamedTuple):
@@ -85,19 +87,23 @@ def _asarray(value: object) -> npt.NDArray[Any]:
             raise ValueError(str(e)) from None
 
 
-def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
-    """A real number or an array (or nested sequence) of them, as float64."""
+def _array(what: str, value: object, kinds: str) -> npt.NDArray[Any]:
+    """``value`` (a number, an array or a nested sequence) as a numpy array of one of the
+    dtype ``kinds`` (an empty one of any number kind); else TypeError, saying ``what``."""
     if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be a real number or an array of real numbers, got {value!r}")
+        raise TypeError(f"{what}, got {value!r}")
     try:
         array = _asarray(value)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a real number or an array of real numbers, got {value!r}") from e
-    if array.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{name} must be a real number or an array of real numbers, "
-            f"got {type(value).__name__} of dtype {array.dtype}"
-        )
+        raise TypeError(f"{what}, got {value!r}") from e
+    if array.dtype.kind not in kinds and not (array.size == 0 and array.dtype.kind == "f"):  # [] is float
+        raise TypeError(f"{what}, got {type(value).__name__} of dtype {array.dtype}")
+    return array
+
+
+def _floats(name: str, value: object) -> npt.NDArray[np.float64]:
+    """A real number or an array (or nested sequence) of them, as float64."""
+    array = _array(f"{name} must be a real number or an array of real numbers", value, "iuf")
     return array.astype(np.float64, copy=False)
 
 
@@ -110,26 +116,6 @@ def _physical_memory() -> int | None:
 
 
 _MEMORY = _physical_memory()
-
-
-def _check_fits(configs: int, steps: int, itemsize: int, params: int) -> None:
-    """MemoryError, before anything is allocated, for outputs (and broadcast parameter
-    columns) larger than the machine's memory. Where the kernel overcommits, such an
-    allocation could succeed and the fill would then exhaust the memory. ``itemsize`` is
-    0 when the caller's ``out=`` arrays (a memmap, perhaps larger than memory) are filled."""
-    values = configs * steps
-    columns = params * 8 * configs if configs > 1 else 0
-    need = 2 * values * itemsize + columns
-    if _MEMORY is None or need <= _MEMORY:
-        return
-    if 2 * values * itemsize > _MEMORY:
-        what = f"lr needs {values} values ({values * itemsize} bytes)"
-    else:
-        what = f"the broadcast parameters make {configs} configurations ({columns} bytes)"
-    raise MemoryError(
-        f"{what}, more than can be allocated (the call needs {need} bytes, the machine has "
-        f"{_MEMORY}); ask for a window with start= and stop=, or fewer configurations"
-    )
 
 
 def schedule(
@@ -145,15 +131,18 @@ def schedule(
     three_phase: bool = False,
     start: int = 0,
     stop: int | None = None,
+    steps: npt.ArrayLike | None = None,
     dtype: npt.DTypeLike | None = None,
     exact: bool = True,
     out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
 ) -> Schedule:
-    """Learning rate and momentum of a 1cycle schedule, for a window of steps.
+    """Learning rate and momentum of a 1cycle schedule, for a window of steps or at chosen
+    steps.
 
     Element ``i`` of each array equals, bit for bit, what torch's ``OneCycleLR`` (with the
     same arguments, one parameter group) holds in ``group['lr']`` and
-    ``group['momentum']`` when ``last_epoch == start + i``.
+    ``group['momentum']`` when ``last_epoch == start + i`` (with ``steps``: when
+    ``last_epoch == steps[i]``).
 
     Parameters
     ----------
@@ -175,6 +164,10 @@ def schedule(
     start, stop : int, optional
         The window of steps ``[start, stop)``; ``stop`` defaults to ``total_steps`` and may
         be ``total_steps + 1`` (the one extra step torch allows).
+    steps : int or array_like of int, optional
+        Instead of a window: the values at these steps, in any order, repeated or not, each
+        in ``0..=total_steps``. As fast per value as a window, and bit-identical to it.
+        Cannot be combined with ``start`` or ``stop``.
     dtype : numpy.float64 or numpy.float32, optional
         float32 gives the float64 values rounded to nearest (computed block by block: no
         float64 array of the full length is made). Defaults to the dtype of ``out``, else
@@ -196,130 +189,95 @@ def schedule(
     Returns
     -------
     Schedule
-        ``(lr, momentum)``, each of shape ``broadcast_shape + (stop - start,)``, where
-        ``broadcast_shape`` is the broadcast shape of the float parameters (``()`` when
-        all are scalars); the arrays of ``out`` when given.
+        ``(lr, momentum)``, each of shape ``broadcast_shape + (stop - start,)`` (with
+        ``steps``: ``broadcast_shape + numpy.shape(steps)``), where ``broadcast_shape`` is
+        the broadcast shape of the float parameters (``()`` when all are scalars); the
+        arrays of ``out`` when given.
 
     Raises
     ------
     TypeError
         A parameter of the wrong type (a bool or float where an int belongs, a string
-        where a number belongs, an ``out`` that is not a pair of numpy arrays).
+        where a number belongs, an ``out`` that is not a pair of numpy arrays), or
+        ``steps`` given with ``start`` or ``stop``.
     ValueError
-        A value out of range, parameters that do not broadcast, a window that contains a
-        step falling in a phase of zero width (where torch's ``OneCycleLR`` fails with
+        A value out of range, parameters that do not broadcast, a window or ``steps``
+        that contains a step falling in a phase of zero width (where torch's ``OneCycleLR`` fails with
         ``ZeroDivisionError``: ``pct_start * total_steps == 1``, or ``pct_start=1.0`` at
         the extra step), or ``out`` arrays of the wrong dtype or shape, not C-contiguous,
         read-only, or overlapping each other.
     OverflowError
-        ``total_steps`` beyond 2**63 - 1.
+        ``total_steps`` (or a step) beyond 2**63 - 1, or a float parameter given as an int
+        too large for a float.
     MemoryError
         Outputs (or broadcast parameters) larger than the machine's memory, or too large
         to allocate, naming their size; raised before anything is allocated.
     """
-    total_steps = _integer("total_steps", total_steps)
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be a positive integer (1 to 2**63 - 1), got {_show(total_steps)}")
-    if total_steps > MAX_STEPS:
-        raise OverflowError(f"total_steps must be at most 2**63 - 1, got {_show(total_steps)}")
-    start = _integer("start", start)
-    stop = total_steps if stop is None else _integer("stop", stop)
-    if not 0 <= start <= stop <= total_steps + 1:
-        raise ValueError(
-            "the window must satisfy 0 <= start <= stop <= total_steps + 1 = "
-            f"{total_steps + 1}, got start={_show(start)}, stop={_show(stop)}"
-        )
+    params = locals()
+    params = {name: params[name] for name in PARAMETER_NAMES}
+    params["total_steps"] = _integer("total_steps", total_steps)
+    if steps is None:
+        start = _integer("start", start)
+        stop = None if stop is None else _integer("stop", stop)
+    elif start != 0 or stop is not None:
+        raise TypeError("steps= takes the place of start= and stop=: give one or the other")
+    else:
+        steps = _steps(steps)
     if not isinstance(anneal_strategy, str):
         raise TypeError(f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}")
     if not isinstance(three_phase, (bool, np.bool_)):
         raise TypeError(f"three_phase must be a bool, got {type(three_phase).__name__}")
+    params["three_phase"] = bool(three_phase)
     if not isinstance(exact, (bool, np.bool_)):
         raise TypeError(f"exact must be a bool, got {type(exact).__name__}")
-    if out is not None:
-        if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(a, np.ndarray) for a in out)):
-            raise TypeError(
-                f"out must be a tuple of two numpy arrays (lr, momentum), got {type(out).__name__}"
-            )
-        if dtype is None:
-            dtype = out[0].dtype
-    out_dtype: np.dtype[Any]
-    if dtype is None:
-        out_dtype = _FLOAT64
-    else:
+    if out is not None and not (
+        isinstance(out, tuple) and len(out) == 2 and all(isinstance(a, np.ndarray) for a in out)
+    ):
+        raise TypeError(f"out must be a tuple of two numpy arrays (lr, momentum), got {type(out).__name__}")
+    if dtype is not None:
         try:
-            out_dtype = np.dtype(dtype)
+            dtype = np.dtype(dtype)
         except TypeError as e:
             raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from e
-        if out_dtype not in _DTYPES:
-            raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {out_dtype}")
+    shape = _broadcast_floats(params)
+    lr, momentum = _core.schedule(
+        shape=shape,
+        start=start,
+        stop=stop,
+        steps=steps,
+        dtype=dtype,
+        exact=bool(exact),
+        out=out,
+        memory=_MEMORY,
+        **params,
+    )
+    return Schedule(lr, momentum)
 
-    given = {
-        "max_lr": max_lr,
-        "pct_start": pct_start,
-        "div_factor": div_factor,
-        "final_div_factor": final_div_factor,
-        "base_momentum": base_momentum,
-        "max_momentum": max_momentum,
-    }
-    columns: dict[str, Any]
-    params: dict[str, npt.NDArray[np.float64]] | None = None
-    if all(type(v) is float or type(v) is int for v in given.values()):
-        # Plain numbers, the common case: the core takes them as they are.
-        shape: tuple[int, ...] = ()
-        columns = {name: _scalar(name, value) for name, value in given.items()}
-    else:
-        params = {name: _floats(name, value) for name, value in given.items()}
-        try:
-            shape = np.broadcast_shapes(*(a.shape for a in params.values()))
-        except ValueError as e:
-            shapes = ", ".join(f"{k} {a.shape}" for k, a in params.items() if a.shape)
-            raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
 
-    def core(stop: int, out: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-        return _core.schedule(
-            total_steps=total_steps,
-            start=start,
-            stop=stop,
-            three_phase=bool(three_phase),
-            anneal_strategy=anneal_strategy,
-            float32=out_dtype is _FLOAT32 or out_dtype == _FLOAT32,
-            exact=bool(exact),
-            out=out,
-            **columns,
-        )
-
+def _broadcast_floats(params: dict[str, Any]) -> tuple[int, ...]:
+    """Converts the float parameters in ``params`` in place: plain numbers to floats (the
+    common case, which the core takes as they are), anything else to float64 arrays
+    broadcast to their common shape (views: nothing is copied). Returns that shape, ``()``
+    when all are numbers."""
+    floats = [name for name in FLOAT_PARAMETERS if type(params[name]) is not float]
+    if all(type(params[name]) is int for name in floats):
+        for name in floats:
+            params[name] = _scalar(name, params[name])
+        return ()
+    arrays = {name: _floats(name, params[name]) for name in FLOAT_PARAMETERS}
     try:
-        _check_fits(math.prod(shape), stop - start, out_dtype.itemsize if out is None else 0, len(given))
-    except MemoryError:
-        if params is None:
-            # A bad value is the clearer error: the core checks the values on an empty
-            # window (nothing is allocated) and raises it first.
-            core(start, None)
-        raise
-    if params is not None:
-        columns = {k: np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for k, a in params.items()}
-    steps = stop - start
-    if out is not None:
-        _check_out(out, (*shape, steps), out_dtype)
-    lr, momentum = core(stop, out)
-    if out is not None:
-        return Schedule(*out)
-    if not shape:
-        return Schedule(lr, momentum)
-    return Schedule(lr.reshape((*shape, steps)), momentum.reshape((*shape, steps)))
+        shape: tuple[int, ...] = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError as e:
+        shapes = ", ".join(f"{k} {a.shape}" for k, a in arrays.items() if a.shape)
+        raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
+    params.update((name, np.broadcast_to(a, shape)) for name, a in arrays.items())
+    return shape
 
 
-def _check_out(out: tuple[np.ndarray, np.ndarray], shape: tuple[int, ...], dtype: np.dtype) -> None:
-    """Refuses, before any work, out arrays the schedule cannot be written into."""
-    for name, array in zip(("lr", "momentum"), out, strict=True):
-        where = f"out: the {name} array"
-        if array.dtype != dtype:
-            raise ValueError(f"{where} has dtype {array.dtype}, the schedule's dtype is {dtype}")
-        if array.shape != shape:
-            raise ValueError(f"{where} has shape {array.shape}, the schedule's shape is {shape}")
-        if not array.flags.c_contiguous:
-            raise ValueError(f"{where} must be C-contiguous (a slice along the last axis, or a copy)")
-        if not array.flags.writeable:
-            raise ValueError(f"{where} is read-only")
-    if out[0].size and np.may_share_memory(out[0], out[1]):
-        raise ValueError("out: the lr and momentum arrays overlap in memory; give two separate arrays")
+def _steps(value: object) -> npt.NDArray[np.int64]:
+    """Step indices (an int, or an array or nested sequence of ints) as a C-contiguous
+    int64 array; the core checks that each lies in ``0..=total_steps``."""
+    array = _array("steps must be an integer or an array of integers", value, "iu")
+    if array.dtype == np.uint64 and array.size and int(array.max()) > MAX_STEPS:
+        raise OverflowError(f"steps must be at most 2**63 - 1, got {int(array.max())}")
+    return np.asarray(array, dtype=np.int64, order="C")

@@ -6,7 +6,7 @@ import functools
 import inspect
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -15,6 +15,9 @@ from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
 from onecycle._core import Cycle
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["OneCycleLR"]
 
@@ -162,6 +165,17 @@ def _restore_tensor_betas(kept: list[tuple[dict[str, Any], tuple[Any, ...]]]) ->
         _fill_beta1(group, current[0], filled)
 
 
+class _CycleCache(NamedTuple):
+    """The Rust cycle built from a scheduler's phases, and what it was built from: it is
+    rebuilt when ``_schedule_phases`` is replaced (a loaded state) or the annealing
+    changes."""
+
+    phases: Any
+    anneal: Any
+    #: None where the phases are not torch's usual form (torch's own path computes them).
+    cycle: Cycle | None
+
+
 class OneCycleLR(_TorchOneCycleLR):
     """Sets the learning rate of each parameter group by the 1cycle policy.
 
@@ -267,7 +281,7 @@ class OneCycleLR(_TorchOneCycleLR):
         *,
         hold_final: bool = False,
     ) -> None:
-        self._onecycle_cycle: tuple[Any, Any, Cycle | None] | None = None
+        self._onecycle_cycle: _CycleCache | None = None
         if not isinstance(hold_final, bool):
             raise TypeError(f"hold_final must be True or False, got {hold_final!r}")
         self._onecycle_hold = hold_final
@@ -326,22 +340,23 @@ class OneCycleLR(_TorchOneCycleLR):
         group values, no ``epoch``, from the second step on) the whole update is one call
         into the Rust core; anything else takes torch's own path.
         """
-        cached = self._onecycle_cycle
+        # The one-call path: the Rust core computes every group's values at the next step
+        # and writes them, as torch's step() would. It needs no epoch, a step after the
+        # first (the first checks the call order and may warn), no subclass hook that
+        # changes how a step is computed, no printing, and phases the core takes.
         if (
             epoch is None
-            and cached is not None
-            and cached[2] is not None  # phases the core takes (else torch's path)
-            and cached[0] is self._schedule_phases
-            and cached[1] == self.__dict__.get(_ANNEAL_ATTR)
-            and self._step_count > 1  # the first step checks the call order and may warn
+            and self._step_count > 1
             and self._onecycle_fast_step
             and not (_TORCH_STEP_PRINTS and self.__dict__.get("verbose"))
+            and (cycle := self._cycle()) is not None
         ):
             step = self.last_epoch + 1
             total = self.total_steps
             at = step if step < total else total - 1 if self._onecycle_hold else step
             if at <= total:  # else torch's path raises "Tried to step ..."
-                lrs = cached[2].advance(at, self.optimizer.param_groups, self.cycle_momentum, self)
+                groups = self.optimizer.param_groups
+                lrs = cycle.advance(at, groups, self.cycle_momentum, self, with_lr=True)
                 if lrs is not None:
                     self._step_count += 1
                     self.last_epoch = step
@@ -371,13 +386,14 @@ class OneCycleLR(_TorchOneCycleLR):
         self._update_lr(epoch)
 
     def _cycle(self) -> Cycle | None:
-        """The Rust cycle for the current ``_schedule_phases`` (rebuilt when a loaded
-        state_dict replaces them), or None when they are not torch's usual form."""
+        """The Rust cycle for the current ``_schedule_phases`` and annealing, built on
+        first use and again whenever they change, or None when they are not torch's usual
+        form."""
         phases = self.__dict__.get("_schedule_phases")
         anneal = self.__dict__.get(_ANNEAL_ATTR)
         cached = self._onecycle_cycle
-        if cached is not None and cached[0] is phases and cached[1] == anneal:
-            return cached[2]
+        if cached is not None and cached.phases is phases and cached.anneal == anneal:
+            return cached.cycle
         try:
             cycle: Cycle | None = Cycle(
                 [
@@ -388,7 +404,7 @@ class OneCycleLR(_TorchOneCycleLR):
             )
         except (TypeError, KeyError, ValueError, OverflowError):
             cycle = None
-        self._onecycle_cycle = (phases, anneal, cycle)
+        self._onecycle_cycle = _CycleCache(phases, anneal, cycle)
         return cycle
 
     def get_lr(self) -> list[Any]:
@@ -409,20 +425,12 @@ class OneCycleLR(_TorchOneCycleLR):
             )
         cycle = self._cycle()
         if cycle is not None and type(step_num) is int and step_num in _INT64:
-            computed = cycle.step(step_num, self.optimizer.param_groups, bool(self.cycle_momentum))
-            if computed is not None:
-                lrs, momenta = computed
-                if self.cycle_momentum:
-                    filled: dict[int, Any] = {}
-                    for group, momentum in zip(self.optimizer.param_groups, momenta, strict=True):
-                        if self.use_beta1:
-                            betas = group["betas"]
-                            if isinstance(betas[0], Tensor) and _keeps_tensor_beta1(group, betas[0]):
-                                _fill_beta1(group, momentum, filled)
-                            else:
-                                group["betas"] = (momentum, *betas[1:])
-                        else:
-                            group["momentum"] = momentum
+            # Writes the momenta (torch's step() writes the lrs); raises ValueError where
+            # torch's get_lr would divide by zero.
+            lrs = cycle.advance(
+                step_num, self.optimizer.param_groups, self.cycle_momentum, self, with_lr=False
+            )
+            if lrs is not None:
                 return lrs
         return self._torch_get_lr(step_num)
 
@@ -441,6 +449,58 @@ class OneCycleLR(_TorchOneCycleLR):
         finally:
             _restore_tensor_betas(tensor_betas)
             self._get_lr_called_within_step, self.last_epoch = within_step, last_epoch
+
+    def plot(self, ax: Axes | tuple[Axes, Axes] | None = None, *, log_lr: bool = False) -> tuple[Axes, Axes]:
+        """Draw the whole planned schedule of each parameter group, as ``onecycle plot``
+        draws a schedule, and mark the current step (``last_epoch``).
+
+        Each group's curve is computed by the core from that group's values as they are
+        now (``initial_lr``, ``max_lr``, ``min_lr``, ``max_momentum``, ``base_momentum``)
+        and the scheduler's phases (a loaded state's included), over steps 0 to
+        ``total_steps - 1``: what the remaining steps will set, if nothing changes them.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, or a pair of them, optional
+            As :func:`onecycle.plot`: the learning rate on the first and the momentum on
+            the second, a single Axes with the momentum on a twin axis, or (default) a
+            new figure of two stacked axes.
+        log_lr : bool, default False
+            A logarithmic learning-rate axis.
+
+        Returns
+        -------
+        (Axes, Axes)
+            The learning-rate and momentum axes drawn on.
+
+        Raises
+        ------
+        ValueError
+            The phases are not torch's usual form, or a group lacks a value the schedule
+            anneals between.
+        ModuleNotFoundError
+            matplotlib is not installed (``pip install 'onecycle[plot]'``).
+        """
+        from onecycle import _plot
+
+        cycle = self._cycle()
+        if cycle is None:
+            raise ValueError("plot() needs the scheduler's phases in torch's form (a list of phase dicts)")
+        groups = self.optimizer.param_groups
+        missing = [key for key in _PLOTTED_KEYS[: 3 + 2 * bool(self.cycle_momentum)] if key not in groups[0]]
+        if missing:
+            raise ValueError(f"plot() needs each group's {', '.join(missing)}, which group 0 lacks")
+        ends = [float(p["end_step"]) for p in self._schedule_phases[:-1]]
+        steps = _plot.steps_to_draw(self.total_steps, ends)
+        ax_lr, ax_momentum = _plot.axes_pair(ax, "OneCycleLR.plot")
+        curves = []
+        for i, group in enumerate(groups):
+            values = tuple(float(group.get(key, float("nan"))) for key in _PLOTTED_KEYS)
+            lr, momentum = cycle.values_at(steps, self.total_steps, values)  # type: ignore[arg-type]
+            label = f"group {i}" if len(groups) > 1 else None
+            curves.append(_plot.Curve(label, steps, lr, momentum, ends, values[1]))
+        _plot.draw(ax_lr, ax_momentum, curves, log_lr=log_lr, current_step=self.last_epoch)
+        return ax_lr, ax_momentum
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state from :meth:`state_dict` (of this class or of torch's
@@ -482,6 +542,8 @@ class _VerboseOneCycleLR(OneCycleLR):
                 print(f"Epoch {epoch_str}: adjusting learning rate of group {group} to {lr:.4e}.")
 
 
+# The group values a planned curve is computed from, in the core's order.
+_PLOTTED_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
 _PHASE_KEYS = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
 
 

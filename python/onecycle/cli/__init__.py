@@ -42,10 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         title="commands", dest="command", metavar="COMMAND", parser_class=_Parser
     )
 
-    generate = commands.add_parser(
-        "generate",
-        help="write a schedule, a window of it or a sweep to .csv, .npy, .npz or .parquet",
-        description=(
+    # (name, module, one-line help, description, whether --total-steps may be swept)
+    schedule_commands = [
+        (
+            "generate",
+            _generate,
+            "write a schedule, a window of it or a sweep to .csv, .npy, .npz or .parquet",
             "Write the learning rate and momentum of every step to a file; the extension "
             "picks the format. Every format holds the values at full precision: they read "
             "back bit-identical, CSV included. .csv and .parquet hold one row per step "
@@ -53,39 +55,36 @@ def _parser() -> argparse.ArgumentParser:
             "of shape (2, *sweep, steps), lr then momentum; .npz holds step, lr, momentum "
             "and each swept parameter's values. Large outputs are written window by window "
             "(memory stays bounded) through a temporary file that replaces the output once "
-            "complete."
+            "complete.",
+            False,
         ),
-    )
-    add_schedule_options(generate, sweep_steps=False)
-    _generate.add_arguments(generate)
-    generate.set_defaults(run=_generate.run)
-
-    plot = commands.add_parser(
-        "plot",
-        help="draw lr and momentum against step to .png or .svg",
-        description=(
+        (
+            "plot",
+            _plot,
+            "draw lr and momentum against step to .png or .svg",
             "Draw the learning rate and momentum against the step, one curve per "
             "configuration (give several values to compare them in one figure), with the "
             "phase boundaries, max_lr and the final values marked. Needs matplotlib: "
-            "pip install 'onecycle[plot]'."
+            "pip install 'onecycle[plot]'.",
+            True,
         ),
-    )
-    add_schedule_options(plot, sweep_steps=True)
-    _plot.add_arguments(plot)
-    plot.set_defaults(run=_plot.run)
-
-    compare = commands.add_parser(
-        "compare",
-        help="step torch's OneCycleLR beside onecycle's and count bit-identical steps",
-        description=(
+        (
+            "compare",
+            _compare,
+            "step torch's OneCycleLR beside onecycle's and count bit-identical steps",
             "Step the installed torch's OneCycleLR, onecycle's OneCycleLR and "
             "onecycle.schedule() through every step of each configuration (one SGD parameter "
             "group with momentum), and print how many steps agree bit for bit and the "
-            "largest difference. Exit status 1 when any step differs. Needs torch."
+            "largest difference. Exit status 1 when any step differs. Needs torch.",
+            True,
         ),
-    )
-    add_schedule_options(compare, sweep_steps=True)
-    compare.set_defaults(run=_compare.run)
+    ]
+    for name, module, text, description, sweep_steps in schedule_commands:
+        command = commands.add_parser(name, help=text, description=description)
+        add_schedule_options(command, sweep_steps=sweep_steps)
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(command)
+        command.set_defaults(run=module.run)
 
     info = commands.add_parser(
         "info",

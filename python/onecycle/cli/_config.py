@@ -1,59 +1,68 @@
-"""The schedule options shared by the subcommands, and the configurations they describe."""
+"""The schedule options shared by the subcommands, and the configurations they describe.
+
+Both come from the core's list of the schedule's parameters (``onecycle._core.PARAMETERS``:
+name, type, default, meaning), so a parameter added there is an option here."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
-from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Config", "UsageError", "add_schedule_options", "configs", "describe", "varying"]
+from onecycle import _core
+
+__all__ = ["PARAMETERS", "Config", "UsageError", "add_schedule_options", "configs", "describe", "varying"]
 
 # The schedule's parameters, in the order of onecycle.schedule's signature; a sweep's axes
 # come in this order too.
-PARAMETERS = (
-    "total_steps",
-    "max_lr",
-    "pct_start",
-    "anneal_strategy",
-    "base_momentum",
-    "max_momentum",
-    "div_factor",
-    "final_div_factor",
-    "three_phase",
-)
+PARAMETERS = tuple(name for name, *_ in _core.PARAMETERS)
+# The command's defaults for the parameters schedule() requires.
+REQUIRED_DEFAULTS: dict[str, Any] = {"total_steps": 10_000, "max_lr": 0.01}
 
 
 class UsageError(Exception):
     """A mistake on the command line: printed as one line, exit status 2."""
 
 
-@dataclass(frozen=True)
 class Config:
-    """One 1cycle configuration: the arguments of ``onecycle.schedule`` but the window."""
+    """One 1cycle configuration: a value for each of :data:`PARAMETERS` (the arguments of
+    ``onecycle.schedule`` but the window), read as attributes (``config.max_lr``)."""
 
-    total_steps: int
-    max_lr: float
-    pct_start: float
-    anneal_strategy: str
-    base_momentum: float
-    max_momentum: float
-    div_factor: float
-    final_div_factor: float
-    three_phase: bool
+    __slots__ = ("_values",)
+
+    def __init__(self, *values: Any) -> None:
+        if len(values) != len(PARAMETERS):
+            raise TypeError(
+                f"Config takes {len(PARAMETERS)} values ({', '.join(PARAMETERS)}), got {len(values)}"
+            )
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[PARAMETERS.index(name)]
+        except ValueError:
+            raise AttributeError(f"Config has no parameter {name!r}") from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({describe(self)})"
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``onecycle.schedule`` for this configuration."""
-        return asdict(self)
+        return dict(zip(PARAMETERS, self._values, strict=True))
 
     def phase_ends(self) -> list[float]:
-        """The steps where the phases before the last one end, as torch's ``OneCycleLR``
-        lays them out (``float(pct_start * total_steps) - 1``, and
-        ``float(2 * pct_start * total_steps) - 2`` with ``three_phase``)."""
-        ends = [float(self.pct_start * self.total_steps) - 1]
-        if self.three_phase:
-            ends.append(float(2 * self.pct_start * self.total_steps) - 2)
-        return ends
+        """The steps where the phases before the last one end, as the core lays them out
+        (torch's ``end_step``\\ s)."""
+        ends = _core.phase_ends(
+            total_steps=self.total_steps, pct_start=self.pct_start, three_phase=self.three_phase
+        )
+        return ends[:-1]
 
 
 def _boolean(text: str) -> bool:
@@ -64,7 +73,7 @@ def _boolean(text: str) -> bool:
 
 
 def add_schedule_options(parser: argparse.ArgumentParser, *, sweep_steps: bool) -> None:
-    """Add the options that mirror ``onecycle.schedule``'s arguments to ``parser``.
+    """Add an option for each of ``onecycle.schedule``'s parameters to ``parser``.
 
     Every option takes several values (a sweep: one configuration per combination);
     ``--total-steps`` only where ``sweep_steps`` is true.
@@ -72,60 +81,38 @@ def add_schedule_options(parser: argparse.ArgumentParser, *, sweep_steps: bool) 
     group = parser.add_argument_group(
         "schedule", "the arguments of onecycle.schedule(); several values make a sweep over all combinations"
     )
-    group.add_argument(
-        "--total-steps",
-        type=int,
-        nargs="+" if sweep_steps else None,
-        default=[10_000] if sweep_steps else 10_000,
-        metavar="N",
-        help="steps in the cycle (default: 10000)",
-    )
-
-    def floats(*options: tuple[str, float, str]) -> None:
-        for flag, default, text in options:
+    for name, kind, default, text, choices in _core.PARAMETERS:
+        flag = "--" + name.replace("_", "-")
+        default = REQUIRED_DEFAULTS.get(name, default)
+        if kind == "bool":
             group.add_argument(
                 flag,
-                type=float,
-                nargs="+",
-                default=[default],
-                metavar="X",
-                help=f"{text} (default: {default})",
+                type=_boolean,
+                nargs="*",
+                default=None,
+                metavar="BOOL",
+                help=f"{text}; give 'false true' to sweep over both (default: {str(default).lower()})",
             )
-
-    floats(
-        ("--max-lr", 0.01, "peak learning rate"),
-        ("--pct-start", 0.3, "fraction of the cycle spent raising the learning rate"),
-    )
-    group.add_argument(
-        "--anneal-strategy",
-        choices=("cos", "linear"),
-        nargs="+",
-        default=["cos"],
-        help="annealing between the phase ends (default: cos)",
-    )
-    floats(
-        ("--base-momentum", 0.85, "momentum at the learning-rate peak"),
-        ("--max-momentum", 0.95, "momentum at both ends"),
-        ("--div-factor", 25.0, "initial_lr = max_lr / div_factor"),
-        ("--final-div-factor", 1e4, "min_lr = initial_lr / final_div_factor"),
-    )
-    group.add_argument(
-        "--three-phase",
-        type=_boolean,
-        nargs="*",
-        default=None,
-        metavar="BOOL",
-        help="use the three-phase layout; give 'false true' to sweep over both (default: false)",
-    )
+            continue
+        several = sweep_steps or kind != "int"
+        group.add_argument(
+            flag,
+            type={"int": int, "float": float, "str": str}[kind],
+            choices=choices or None,
+            nargs="+" if several else None,
+            default=[default] if several else default,
+            metavar=None if choices else {"int": "N", "float": "X"}[kind],
+            help=f"{text} (default: {default})",
+        )
 
 
 def configs(args: argparse.Namespace) -> tuple[list[Config], dict[str, list[Any]]]:
     """The configurations the options describe, in sweep order (the last swept parameter
     varies fastest), and the values of every parameter."""
     values: dict[str, list[Any]] = {}
-    for name in PARAMETERS:
+    for name, kind, *_ in _core.PARAMETERS:
         given = getattr(args, name)
-        if name == "three_phase":
+        if kind == "bool":
             # absent: false; `--three-phase` alone: true; or the values given.
             given = [False] if given is None else given or [True]
         values[name] = given if isinstance(given, list) else [given]

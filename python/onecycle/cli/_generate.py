@@ -22,7 +22,7 @@ import numpy.typing as npt
 from onecycle._schedule import schedule
 from onecycle.cli._config import Config, UsageError, configs, describe, varying
 
-__all__ = ["FORMATS", "Job", "Target", "fill", "replacing", "run", "write"]
+__all__ = ["FORMATS", "Job", "Summary", "Target", "fill", "replacing", "run", "write"]
 
 FORMATS = (".csv", ".npy", ".npz", ".parquet")
 # Steps per window: two float64 arrays of this length are 4 MiB, whatever the output's size.
@@ -52,6 +52,31 @@ class Progress(Protocol):
 
 
 @dataclass
+class Summary:
+    """The first configuration's values in brief, gathered window by window as they are
+    written: where the learning rate starts, peaks and ends, and how far momentum falls."""
+
+    lr_first: float = float("nan")
+    lr_last: float = float("nan")
+    lr_peak: float = float("-inf")
+    lr_peak_step: int = -1
+    momentum_first: float = float("nan")
+    momentum_last: float = float("nan")
+    momentum_min: float = float("inf")
+
+    def add(self, first: bool, step: int, lr: Array, momentum: Array) -> None:
+        """Take in the window of ``lr`` and ``momentum`` that starts at ``step`` (the
+        schedule's ``first`` window, or a later one)."""
+        if first:
+            self.lr_first, self.momentum_first = float(lr[0]), float(momentum[0])
+        self.lr_last, self.momentum_last = float(lr[-1]), float(momentum[-1])
+        peak = int(np.argmax(lr))
+        if lr[peak] > self.lr_peak:
+            self.lr_peak, self.lr_peak_step = float(lr[peak]), step + peak
+        self.momentum_min = min(self.momentum_min, float(momentum.min()))
+
+
+@dataclass
 class Job:
     """What to write: the configurations (one, or a sweep's), the window and the dtype."""
 
@@ -61,14 +86,7 @@ class Job:
     stop: int
     dtype: np.dtype[Any]
     window: int = WINDOW
-    # The first configuration's summary, gathered while writing.
-    lr_first: float = float("nan")
-    lr_last: float = float("nan")
-    lr_peak: float = float("-inf")
-    lr_peak_step: int = -1
-    momentum_first: float = float("nan")
-    momentum_last: float = float("nan")
-    momentum_min: float = float("inf")
+    summary: Summary = field(default_factory=Summary)
     progress: Progress | None = field(default=None, repr=False)
 
     @property
@@ -87,6 +105,17 @@ class Job:
         return tuple(len(self.values[name]) for name in self.swept)
 
     def windows(self) -> Iterator[tuple[int, int, Array, Array]]:
+        """Every window of every configuration, as the writers take them (see
+        :meth:`_filled`); each also goes to the summary (the first configuration's) and
+        the progress bar."""
+        for c, a, lr, momentum in self._filled():
+            if c == 0:
+                self.summary.add(a == 0, self.start + a, lr, momentum)
+            if self.progress is not None:
+                self.progress.update(len(lr))
+            yield c, a, lr, momentum
+
+    def _filled(self) -> Iterator[tuple[int, int, Array, Array]]:
         """Fill every window of every configuration, in the order of a C-ordered array of
         shape ``sweep shape + (steps,)``, into one reused buffer of a window's length.
         Yields ``(c, a, lr, momentum)``: configuration ``c``'s steps ``start + a`` onwards,
@@ -97,20 +126,7 @@ class Job:
                 b = min(a + self.window, self.steps)
                 lr, momentum = buffer[0, : b - a], buffer[1, : b - a]
                 fill(config, self.start + a, self.start + b, lr, momentum, self.dtype)
-                if c == 0:
-                    self._gather(a, lr, momentum)
-                if self.progress is not None:
-                    self.progress.update(b - a)
                 yield c, a, lr, momentum
-
-    def _gather(self, a: int, lr: Array, momentum: Array) -> None:
-        if a == 0:
-            self.lr_first, self.momentum_first = float(lr[0]), float(momentum[0])
-        self.lr_last, self.momentum_last = float(lr[-1]), float(momentum[-1])
-        peak = int(np.argmax(lr))
-        if lr[peak] > self.lr_peak:
-            self.lr_peak, self.lr_peak_step = float(lr[peak]), self.start + a + peak
-        self.momentum_min = min(self.momentum_min, float(momentum.min()))
 
     def sweep_columns(self, c: int) -> list[Any]:
         """The swept parameters' values of configuration ``c``."""
@@ -346,10 +362,11 @@ def _summary(path: Path, job: Job, elapsed: float, unchanged: bool) -> str:
         )
     shape = ""
     if job.steps:
+        brief = job.summary
         shape = (
-            f" The learning rate starts at {job.lr_first:.4e}, peaks at {job.lr_peak:.4e} at step "
-            f"{job.lr_peak_step} and ends at {job.lr_last:.4e}; momentum runs from "
-            f"{job.momentum_first:.4g} down to {job.momentum_min:.4g} and back to {job.momentum_last:.4g}."
+            f" The learning rate starts at {brief.lr_first:.4e}, peaks at {brief.lr_peak:.4e} at step "
+            f"{brief.lr_peak_step} and ends at {brief.lr_last:.4e}; momentum runs from "
+            f"{brief.momentum_first:.4g} down to {brief.momentum_min:.4g} and back to {brief.momentum_last:.4g}."
         )
     return (
         f"{wrote} {what} of a {layout} {config.anneal_strategy} 1cycle schedule "

@@ -1,0 +1,304 @@
+"""Pictures of schedules: the one drawing function behind ``onecycle plot``,
+:func:`onecycle.plot`, ``OneCycleLR.plot()`` and ``RangeTestResult.plot()``.
+
+matplotlib is an optional extra (``pip install 'onecycle[plot]'``); it is imported when a
+picture is drawn, never by ``import onecycle``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from onecycle import _core
+from onecycle._schedule import FLOAT_PARAMETERS, PARAMETER_NAMES, schedule
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from onecycle._range_result import RangeTestResult
+
+__all__ = ["MAX_CONFIGS", "MAX_POINTS", "Curve", "curve", "draw", "draw_range_test", "plot"]
+
+# Longer schedules are drawn through this many evenly spaced steps (and the phase ends).
+MAX_POINTS = 20_000
+# A figure holds at most this many configurations.
+MAX_CONFIGS = 20
+
+Array = npt.NDArray[Any]
+
+
+def matplotlib_or_explain(what: str) -> Any:
+    """The matplotlib module, or ModuleNotFoundError saying how to get it."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError(
+            f"{what} needs matplotlib, which is not installed: pip install 'onecycle[plot]'",
+            name="matplotlib",
+        ) from e
+    return matplotlib
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One schedule as drawn: its label, the steps drawn, the values there, the steps where
+    its phases before the last end, and its peak learning rate."""
+
+    label: str | None
+    steps: Array
+    lr: Array
+    momentum: Array
+    phase_ends: Sequence[float]
+    max_lr: float
+
+
+def curve(params: dict[str, Any]) -> tuple[Array, Array, Array]:
+    """The steps to draw of one configuration (``schedule()``'s parameters, scalars) and
+    the learning rate and momentum at each, in one call (see :func:`steps_to_draw`)."""
+    steps = steps_to_draw(params["total_steps"], phase_ends(params))
+    lr, momentum = schedule(**params, steps=steps)
+    return steps, lr, momentum
+
+
+def steps_to_draw(total: int, ends: Sequence[float]) -> Array:
+    """Every step of a cycle of ``total`` steps, or for long cycles :data:`MAX_POINTS`
+    evenly spaced ones plus the steps around each phase end of ``ends``."""
+    if total <= MAX_POINTS:
+        return np.arange(total, dtype=np.int64)
+    picked = {i * (total - 1) // (MAX_POINTS - 1) for i in range(MAX_POINTS)}
+    for end in ends:
+        below = int(end)
+        picked.update(s for s in (below - 1, below, below + 1, below + 2) if 0 <= s < total)
+    return np.array(sorted(picked), dtype=np.int64)
+
+
+def phase_ends(params: dict[str, Any]) -> list[float]:
+    """Where the phases before the last end, as the core lays them out."""
+    ends = _core.phase_ends(
+        total_steps=params["total_steps"],
+        pct_start=float(params.get("pct_start", 0.3)),
+        three_phase=bool(params.get("three_phase", False)),
+    )
+    return ends[:-1]
+
+
+def draw(
+    ax_lr: Axes,
+    ax_momentum: Axes,
+    curves: Sequence[Curve],
+    *,
+    log_lr: bool = False,
+    current_step: int | None = None,
+) -> None:
+    """Draw ``curves``: the learning rate on ``ax_lr`` and the momentum on ``ax_momentum``,
+    one color per curve, with each curve's phase boundaries (dashed), ``max_lr`` (dotted)
+    and final values (a dot, labelled), and ``current_step`` (a solid gray line) if given."""
+    for i, c in enumerate(curves):
+        _draw_curve(ax_lr, ax_momentum, f"C{i % 10}", c)
+    _label_finals(ax_lr, ax_momentum, curves)
+    if current_step is not None:
+        for ax in (ax_lr, ax_momentum):
+            ax.axvline(current_step, color="0.3", linewidth=1.2)
+    for ax in (ax_lr, ax_momentum):
+        ax.margins(y=0.1)  # room for the labels above the highest values
+    if log_lr:
+        ax_lr.set_yscale("log")
+    ax_lr.set_ylabel("learning rate")
+    ax_momentum.set_ylabel("momentum")
+    ax_momentum.set_xlabel("step")
+    _legend(ax_lr, current_step is not None)
+
+
+def _draw_curve(ax_lr: Axes, ax_momentum: Axes, color: str, c: Curve) -> None:
+    """One curve's lines, phase boundaries, max_lr and final points."""
+    ax_lr.plot(c.steps, c.lr, color=color, label=c.label)
+    ax_momentum.plot(c.steps, c.momentum, color=color)
+    for end in c.phase_ends:
+        for ax in (ax_lr, ax_momentum):
+            ax.axvline(end, color=color, linestyle="--", linewidth=0.8, alpha=0.7)
+    ax_lr.axhline(c.max_lr, color=color, linestyle=":", linewidth=0.8)
+    ax_lr.annotate(
+        f"max_lr {c.max_lr:g}",
+        xy=(0, c.max_lr),
+        xycoords=("axes fraction", "data"),
+        xytext=(3, 2),
+        textcoords="offset points",
+        color=color,
+        fontsize=8,
+    )
+    for ax, values in ((ax_lr, c.lr), (ax_momentum, c.momentum)):
+        ax.plot([c.steps[-1]], [values[-1]], "o", color=color, markersize=4)
+
+
+def _label_finals(ax_lr: Axes, ax_momentum: Axes, curves: Sequence[Curve]) -> None:
+    """Each distinct final value labelled once, beside its point."""
+    for ax, which in ((ax_lr, "lr"), (ax_momentum, "momentum")):
+        labelled: set[str] = set()
+        for i, c in enumerate(curves):
+            last = float(getattr(c, which)[-1])
+            text = f"final {last:.3g}"
+            if text not in labelled:
+                labelled.add(text)
+                ax.annotate(
+                    text,
+                    xy=(float(c.steps[-1]), last),
+                    xytext=(-5, 4),
+                    textcoords="offset points",
+                    ha="right",
+                    va="bottom",
+                    color=f"C{i % 10}",
+                    fontsize=8,
+                )
+
+
+def _legend(ax_lr: Axes, current: bool) -> None:
+    """The curves' labels and the markers' meanings."""
+    from matplotlib.lines import Line2D
+
+    markers = [
+        Line2D([], [], color="gray", linestyle="--", linewidth=0.8, label="phase boundary"),
+        Line2D([], [], color="gray", linestyle=":", linewidth=0.8, label="max_lr"),
+        Line2D([], [], color="gray", marker="o", markersize=4, linestyle="none", label="final value"),
+    ]
+    if current:
+        markers.append(Line2D([], [], color="0.3", linewidth=1.2, label="current step"))
+    handles, _ = ax_lr.get_legend_handles_labels()
+    ax_lr.legend(handles=[*handles, *markers], fontsize=8, loc="best")
+
+
+def axes_pair(ax: Axes | tuple[Axes, Axes] | None, what: str) -> tuple[Axes, Axes]:
+    """Where to draw the learning rate and the momentum: the two axes given; one axes
+    (the momentum then on a twin with its own scale on the right); or, with none, two
+    stacked axes of a new figure (pyplot's, so a notebook shows it), as ``onecycle plot``
+    draws them."""
+    matplotlib_or_explain(what)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, (ax_lr, ax_momentum) = plt.subplots(2, 1, sharex=True, figsize=(8, 6), layout="constrained")
+        return ax_lr, ax_momentum
+    if isinstance(ax, tuple):
+        if len(ax) != 2:
+            raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got a tuple of {len(ax)}")
+        return ax
+    from matplotlib.axes import Axes as AxesClass
+
+    if not isinstance(ax, AxesClass):
+        raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got {type(ax).__name__}")
+    return ax, ax.twinx()
+
+
+def plot(
+    total_steps: int,
+    max_lr: npt.ArrayLike,
+    *,
+    ax: Axes | tuple[Axes, Axes] | None = None,
+    log_lr: bool = False,
+    **params: Any,
+) -> tuple[Axes, Axes]:
+    """Draw a schedule, or a sweep of them, as ``onecycle plot`` draws it.
+
+    Parameters
+    ----------
+    total_steps, max_lr, **params
+        :func:`onecycle.schedule`'s parameters (``pct_start``, ``anneal_strategy``, the
+        momenta, ``div_factor``, ``final_div_factor``, ``three_phase``); the float ones may
+        be arrays that broadcast together (a sweep), up to 20 configurations.
+    ax : matplotlib Axes, or a pair of them, optional
+        Where to draw: the learning rate on the first and the momentum on the second; a
+        single Axes takes the learning rate, with the momentum on a twin axis (its scale
+        on the right). Default: a new figure with two stacked axes.
+    log_lr : bool, default False
+        A logarithmic learning-rate axis.
+
+    Returns
+    -------
+    (Axes, Axes)
+        The learning-rate and momentum axes drawn on. Each curve's line data are the steps
+        drawn (every step, or for cycles of more than 20,000 steps 20,000 evenly spaced
+        ones plus the steps around each phase end) and ``schedule()``'s values there.
+
+    Raises
+    ------
+    TypeError, ValueError, OverflowError
+        As ``schedule()`` for its parameters; ``TypeError`` for an argument it does not
+        take. ``ValueError`` for more than 20 configurations.
+    ModuleNotFoundError
+        matplotlib is not installed (``pip install 'onecycle[plot]'``).
+    """
+    unknown = sorted(set(params) - set(PARAMETER_NAMES))
+    if unknown:
+        raise TypeError(f"plot() got an unexpected keyword argument {unknown[0]!r}")
+    params = {"total_steps": total_steps, "max_lr": max_lr, **params}
+    shape = schedule(**params, steps=[]).lr.shape[:-1]  # checks every argument first
+    count = math.prod(shape)
+    if count > MAX_CONFIGS:
+        raise ValueError(f"plot draws at most {MAX_CONFIGS} configurations in one figure, got {count}")
+    ax_lr, ax_momentum = axes_pair(ax, "onecycle.plot")
+    configs, swept = _configurations(params, shape)
+    curves = []
+    for config in configs:
+        steps, lr, momentum = curve(config)
+        label = ", ".join(f"{name}={config[name]!r}" for name in swept) or None
+        curves.append(Curve(label, steps, lr, momentum, phase_ends(config), config["max_lr"]))
+    draw(ax_lr, ax_momentum, curves, log_lr=log_lr)
+    return ax_lr, ax_momentum
+
+
+def _configurations(params: dict[str, Any], shape: tuple[int, ...]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each configuration of a sweep as scalar parameters, in C order of the broadcast
+    ``shape``, and the float parameters given more than one value."""
+    arrays = {
+        name: np.broadcast_to(np.asarray(params[name], dtype=np.float64), shape)
+        for name in FLOAT_PARAMETERS
+        if name in params
+    }
+    swept = [name for name in FLOAT_PARAMETERS if name in params and np.size(params[name]) > 1]
+    configs = []
+    for index in np.ndindex(shape):
+        config = dict(params)
+        config.update((name, float(a[index])) for name, a in arrays.items())
+        configs.append(config)
+    return configs, swept
+
+
+def draw_range_test(ax: Axes | None, result: RangeTestResult, method: str | None) -> Axes:
+    """The loss of an LR range test against the learning rate (a logarithmic axis): each
+    step's loss (thin, pale), the smoothed loss (the suggestions read this one), and the
+    learning rate ``method`` suggests (a dot on the smoothed loss and a dotted line,
+    labelled with its value), in the markers' style of :func:`draw`."""
+    matplotlib_or_explain("RangeTestResult.plot")
+    index = None if method is None else result.suggest_index(method)  # type: ignore[arg-type]
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    else:
+        from matplotlib.axes import Axes as AxesClass
+
+        if not isinstance(ax, AxesClass):
+            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    ax.plot(result.lrs, result.losses, color="C0", alpha=0.35, linewidth=0.8, label="loss")
+    ax.plot(result.lrs, result.smoothed_losses, color="C0", label="smoothed loss")
+    if index is not None:
+        lr, loss = float(result.lrs[index]), float(result.smoothed_losses[index])
+        ax.axvline(lr, color="C3", linestyle=":", linewidth=0.8)
+        ax.plot([lr], [loss], "o", color="C3", markersize=5, label=f"suggested ({method}): {lr:.3g}")
+    ax.set_xscale("log")
+    finite = result.smoothed_losses[np.isfinite(result.smoothed_losses)]
+    if finite.size:
+        raw = result.losses[np.isfinite(result.losses)]
+        low, high = float(min(finite.min(), raw.min(initial=np.inf))), float(finite.max())
+        span = high - low or abs(high) or 1.0
+        # From the lowest loss to the highest smoothed one: spikes of the raw loss (a
+        # diverging tail) do not flatten the rest.
+        ax.set_ylim(low - 0.1 * span, high + 0.1 * span)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=8, loc="best")
+    return ax

@@ -26,5 +26,5 @@ bench:  ## the README's table (python benches/bench.py --json for JSON), then th
 	python benches/bench.py --compile
 	cargo bench --bench core
 
-pictures:  ## redraw the README's pictures (docs/img/) with `onecycle plot`
+pictures:  ## redraw the README's pictures (docs/img/): `onecycle plot`'s, and a range test on digits
 	python docs/pictures.py

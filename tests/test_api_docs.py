@@ -20,6 +20,12 @@ OBJECTS: dict[str, Any] = {
     "onecycle.Schedule": onecycle.Schedule,
     "onecycle.OneCycleLR": onecycle.OneCycleLR,
     "onecycle.total_steps_for": onecycle.total_steps_for,
+    "onecycle.LRRangeTest": onecycle.LRRangeTest,
+    "onecycle.lr_range_test": onecycle.lr_range_test,
+    "onecycle.RangeTestResult": onecycle.RangeTestResult,
+    "onecycle.plot": onecycle.plot,
+    "onecycle.OneCycleLR.plot": onecycle.OneCycleLR.plot,
+    "onecycle.RangeTestResult.plot": onecycle.RangeTestResult.plot,
     "onecycle.cli.main": onecycle.cli.main,
 }
 
@@ -46,7 +52,8 @@ def render(name: str, obj: Any) -> str:
             parts.append("*")
             keyword_only = True
         annotated = p.annotation is not p.empty
-        part = p.name + (f": {annotation(p.annotation)}" if annotated else "")
+        stars = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        part = stars + p.name + (f": {annotation(p.annotation)}" if annotated else "")
         if p.default is not p.empty:
             part += f" = {default(p.default)}" if annotated else f"={default(p.default)}"
         parts.append(part)

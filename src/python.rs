@@ -753,7 +753,7 @@ impl PyCycle {
     /// `get_lr` divides by zero before reading any group, it raises `ValueError` saying so
     /// when called from `get_lr` (`with_lr` false), and returns `None` from `step()`, whose
     /// torch path then counts the step and calls `get_lr`, as torch's does.
-    #[pyo3(signature = (step, param_groups, cycle_momentum, scheduler, *, with_lr))]
+    #[pyo3(signature = (step, param_groups, cycle_momentum, scheduler, with_lr))]
     fn advance<'py>(
         &self,
         step: &Bound<'py, PyAny>,

@@ -54,7 +54,6 @@ class Cycle:
         param_groups: object,
         cycle_momentum: object,
         scheduler: object,
-        *,
         with_lr: bool,
     ) -> list[float] | None: ...
     def values_at(

@@ -166,7 +166,9 @@ def schedule(
         be ``total_steps + 1`` (the one extra step torch allows).
     steps : int or array_like of int, optional
         Instead of a window: the values at these steps, in any order, repeated or not, each
-        in ``0..=total_steps``. As fast per value as a window, and bit-identical to it.
+        in ``0..=total_steps``; bit-identical to the window at those steps. In increasing
+        order about as fast per value as a window; in random order about 1.7x slower (the
+        platform ``cos`` is slower on unordered arguments).
         Cannot be combined with ``start`` or ``stop``.
     dtype : numpy.float64 or numpy.float32, optional
         float32 gives the float64 values rounded to nearest (computed block by block: no

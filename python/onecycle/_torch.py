@@ -6,7 +6,8 @@ import functools
 import inspect
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -165,10 +166,11 @@ def _restore_tensor_betas(kept: list[tuple[dict[str, Any], tuple[Any, ...]]]) ->
         _fill_beta1(group, current[0], filled)
 
 
-class _CycleCache(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _CycleCache:
     """The Rust cycle built from a scheduler's phases, and what it was built from: it is
     rebuilt when ``_schedule_phases`` is replaced (a loaded state) or the annealing
-    changes."""
+    changes. (Slots: step() reads it on every call.)"""
 
     phases: Any
     anneal: Any
@@ -349,14 +351,23 @@ class OneCycleLR(_TorchOneCycleLR):
             and self._step_count > 1
             and self._onecycle_fast_step
             and not (_TORCH_STEP_PRINTS and self.__dict__.get("verbose"))
-            and (cycle := self._cycle()) is not None
         ):
+            # The cache, read inline when it holds the current phases and annealing (a
+            # method call would cost a tenth of a step), else built by _cycle().
+            cached, attributes = self._onecycle_cycle, self.__dict__
+            if (
+                cached is not None
+                and cached.phases is attributes.get("_schedule_phases")
+                and cached.anneal == attributes.get(_ANNEAL_ATTR)
+            ):
+                cycle = cached.cycle
+            else:
+                cycle = self._cycle()
             step = self.last_epoch + 1
             total = self.total_steps
             at = step if step < total else total - 1 if self._onecycle_hold else step
-            if at <= total:  # else torch's path raises "Tried to step ..."
-                groups = self.optimizer.param_groups
-                lrs = cycle.advance(at, groups, self.cycle_momentum, self, with_lr=True)
+            if cycle is not None and at <= total:  # else torch's path ("Tried to step ...")
+                lrs = cycle.advance(at, self.optimizer.param_groups, self.cycle_momentum, self, True)
                 if lrs is not None:
                     self._step_count += 1
                     self.last_epoch = step

@@ -57,6 +57,7 @@ FIDELITY_TESTS = [
     "tests/test_schedule_paths.py",
     "tests/test_total_steps.py",
     "tests/test_api_docs.py",
+    "tests/test_range_test.py",
 ]
 
 

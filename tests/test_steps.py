@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from onecycle import _core
 from parity import make_optimizer, outcome, torch_values_at
-from test_schedule import assert_bits_equal, torch_curve
+from test_schedule import assert_bits_equal, assert_runs_with_the_gil_released, torch_curve
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
 # --- values at chosen steps ------------------------------------------------------------
@@ -137,28 +137,8 @@ def test_bad_steps(kwargs: dict, error: type, pattern: str) -> None:
 
 def test_chosen_steps_run_with_the_gil_released() -> None:
     """As for windows: another thread runs in the middle half of a large call."""
-    import threading
-    import time
-
     steps = np.random.default_rng(1).integers(0, 10**9, size=20_000_000)
-    stamps: list[float] = []
-    done = threading.Event()
-
-    def record() -> None:
-        while not done.is_set():
-            stamps.append(time.perf_counter())
-
-    thread = threading.Thread(target=record)
-    thread.start()
-    try:
-        began = time.perf_counter()
-        onecycle.schedule(10**9, 0.1, steps=steps)
-        ended = time.perf_counter()
-    finally:
-        done.set()
-        thread.join()
-    quarter = (ended - began) / 4
-    assert any(began + quarter < t < ended - quarter for t in stamps)
+    assert_runs_with_the_gil_released(lambda: onecycle.schedule(10**9, 0.1, steps=steps))
 
 
 # --- the parameter list and the phase layout --------------------------------------------------

@@ -77,11 +77,11 @@ def _interpreter(version: str) -> str:
     pyenv = shutil.which("pyenv")
     if pyenv:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=True).stdout.strip()
-        candidates = sorted(
-            glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}"))
-        )
-        if candidates:
-            return candidates[-1]
+    else:  # pyenv's versions, where pyenv itself is not on PATH
+        root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", f"python{version}")))
+    if candidates:
+        return candidates[-1]
     raise FileNotFoundError(f"no python{version} on PATH or in pyenv: install CPython {version} first")
 
 

@@ -115,9 +115,10 @@ struct Sweep<'py> {
 
 impl<'py> Sweep<'py> {
     fn from_kwargs(params: &Bound<'py, PyDict>, count: usize) -> PyResult<Sweep<'py>> {
+        let list = parameters();
         for key in params.keys() {
             let key: String = key.extract()?;
-            if !parameters().iter().any(|p| p.name == key) {
+            if !list.iter().any(|p| p.name == key) {
                 return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                     "schedule() got an unexpected keyword argument '{key}'"
                 )));
@@ -125,7 +126,7 @@ impl<'py> Sweep<'py> {
         }
         let mut base = Config::new(1, 1.0);
         let mut columns = Vec::new();
-        for (index, parameter) in parameters().iter().enumerate() {
+        for (index, parameter) in list.iter().enumerate() {
             let value = params.get_item(parameter.name)?.ok_or_else(|| {
                 pyo3::exceptions::PyTypeError::new_err(format!(
                     "schedule() missing argument {:?}",

@@ -17,6 +17,7 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use super::order::{self, ClassOrder};
 use super::steps::{Job, Positions, Source};
 use super::{Accuracy, Prepared, Sample, BLOCK};
 use crate::cycle::{Anneal, OneCycle, Phase, Values};
@@ -110,6 +111,10 @@ pub(super) trait Run<S: Source> {
     /// Fills the steps `at` of the piece, which `src` gives from `at.start`. False when
     /// `Fa` does not cover some step's `pct` (those values are then wrong).
     fn run<Fa: Factor>(&mut self, at: Range<usize>, src: S) -> bool;
+
+    /// Fills the first `n` steps of the piece, which `src` gives, with the platform cos
+    /// called class by class ([`ClassOrder`]).
+    fn by_class(&mut self, src: S, n: usize);
 }
 
 pub(super) struct Linear;
@@ -124,6 +129,21 @@ pub(super) struct CosExact;
 impl Formula for CosExact {
     const ANNEAL: Anneal = Anneal::Cos;
     type Factor = PlatformCos;
+
+    /// Steps out of order whose `pct`s may lie in more than one of the platform cos's
+    /// classes have it called class by class ([`order`]); the others in their order.
+    fn runs<S: Source>(src: S, n: usize, run: &mut impl Run<S>) {
+        let in_order = n < order::MIN_STEPS
+            || src
+                .pct_ends()
+                .is_some_and(|(lowest, highest)| order::one_class(lowest, highest))
+            || src.in_order();
+        if in_order {
+            run.run::<PlatformCos>(0..n, src);
+        } else {
+            run.by_class(src, n);
+        }
+    }
 }
 
 pub(super) struct CosFast;
@@ -247,6 +267,13 @@ fn write<T: Sample>((lr, momentum): (f64, f64), l: &mut T, m: &mut T) {
 }
 
 per_level! {
+    /// `out[k]`: the `pct` of the `k`-th step of `src`.
+    fn pcts<S: Source>(src: S, out: &mut [f64]) {
+        for (p, item) in out.iter_mut().zip(src.items()) {
+            *p = src.pct(item);
+        }
+    }
+
     /// `out[k]`: the factor of the `k`-th step of `src`. False when `Fa` does not cover
     /// some step.
     fn factors<Fa: Factor, S: Source>(src: S, out: &mut [f64]) -> bool {
@@ -322,14 +349,15 @@ impl<T: Sample, P: Positions> Kernel for Rows<'_, '_, T, P> {
         let factor = if let [_] = self.outs {
             None
         } else {
+            let n = self.outs[0].lr.len();
             let buffer = self.buffer.get_or_insert([0.0; BLOCK]);
             let mut factors = Factors::<F> {
                 level: self.level,
-                out: &mut buffer[..self.outs[0].lr.len()],
+                out: &mut buffer[..n],
                 formula: PhantomData,
             };
             positions.pieces(phases, block, &mut factors);
-            Some(&*factors.out)
+            Some(&buffer[..n])
         };
         for out in self.outs {
             let mut row = OneRow::<T, F> {
@@ -367,6 +395,13 @@ impl<F: Formula> Job for Factors<'_, F> {
 impl<F, S: Source> Run<S> for Factors<'_, F> {
     fn run<Fa: Factor>(&mut self, at: Range<usize>, src: S) -> bool {
         factors::<Fa, S>(self.level, src, &mut self.out[at])
+    }
+
+    fn by_class(&mut self, src: S, n: usize) {
+        ClassOrder::with(|order| {
+            pcts::<S>(self.level, src, &mut order.pct[..n]);
+            self.out[..n].copy_from_slice(order.factors_by_class(self.level, n, src.ahead()));
+        });
     }
 }
 
@@ -413,6 +448,16 @@ impl<T: Sample, F: Formula, S: Source> Run<S> for FusedRun<'_, T, F, S> {
     fn run<Fa: Factor>(&mut self, at: Range<usize>, src: S) -> bool {
         let (lr, momentum) = (&mut self.lr[at.clone()], &mut self.momentum[at]);
         fused::<T, F, Fa, S>(self.level, src, self.row, lr, momentum)
+    }
+
+    /// The factors class by class, then the formula from them.
+    fn by_class(&mut self, src: S, n: usize) {
+        ClassOrder::with(|order| {
+            pcts::<S>(self.level, src, &mut order.pct[..n]);
+            let factor = order.factors_by_class(self.level, n, src.ahead());
+            let (lr, momentum) = (&mut self.lr[..n], &mut self.momentum[..n]);
+            apply::<T, F, S>(self.level, src, self.row, factor, lr, momentum);
+        });
     }
 }
 

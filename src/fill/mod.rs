@@ -20,10 +20,13 @@
 //! - `plan`: configurations grouped by phases, rows cut into blocks and tasks;
 //! - `steps`: windows and lists of steps, each step's phase and `pct`;
 //! - `kernel`: the loops, generic over the formula, compiled per vector level;
+//! - `order`: the platform `cos` called class by class of its argument, for steps out of
+//!   order;
 //! - `alloc`: output buffers, their size checked first ([`alloc_len`], [`try_zeroed`]).
 
 mod alloc;
 mod kernel;
+mod order;
 mod plan;
 mod steps;
 
@@ -697,6 +700,41 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn only_exact_cos_at_steps_out_of_order_is_called_class_by_class() {
+        // Each request fills on this thread (below PARALLEL_MIN_STEPS values).
+        let blocks = || order::tests::BLOCKS.with(std::cell::Cell::get);
+        let config = Config::new(20_000, 0.1);
+        let random = random_steps(5_000, 20_000, 3);
+        let mut sorted = random.clone();
+        sorted.sort_unstable();
+        let reversed: Vec<i64> = sorted.iter().rev().copied().collect();
+        let narrow: Vec<i64> = random.iter().map(|s| 9_000 + s % 500).collect();
+        let linear = Config {
+            anneal: Anneal::Linear,
+            ..config
+        };
+        let cases = [
+            (config, Accuracy::Exact, &random, true),
+            (config, Accuracy::Exact, &sorted, false),
+            (config, Accuracy::Exact, &reversed, false),
+            (config, Accuracy::Exact, &narrow, false),
+            (config, Accuracy::Fast, &random, false),
+            (linear, Accuracy::Exact, &random, false),
+        ];
+        for (config, accuracy, steps, by_class) in cases {
+            let prepared = prepare_steps(&[config], steps).unwrap();
+            let before = blocks();
+            at_steps::<f64>(Request::new(&prepared, accuracy), steps);
+            let called = blocks() - before;
+            assert_eq!(
+                called > 0,
+                by_class,
+                "{accuracy:?} {config:?}: {called} blocks"
+            );
         }
     }
 

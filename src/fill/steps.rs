@@ -85,6 +85,18 @@ pub(super) trait Source: Copy {
         None
     }
 
+    /// Whether the steps go one way (each at most the next, or each at least it), so
+    /// their `pct`s do too within each phase.
+    fn in_order(self) -> bool {
+        Self::MONOTONIC
+    }
+
+    /// The steps the next block will read, where they are known (a list's): worth
+    /// fetching into the cache while this block is slow to compute.
+    fn ahead(&self) -> &[i64] {
+        &[]
+    }
+
     /// `pct` of the `k`-th step (not in a loop).
     fn pct_at(self, k: usize) -> f64 {
         let from = self.skip(k);
@@ -299,14 +311,16 @@ impl Positions for List<'_> {
 
     fn pieces(&self, phases: &ListPhases, block: &ListBlock, job: &mut impl Job) {
         let steps = &self.0[block.values.clone()];
+        let next = block.values.end;
+        let ahead = &self.0[next..(next + block.values.len()).min(self.0.len())];
         match phases {
             ListPhases::Few(few) => {
                 let bounds = (block.lowest, block.highest);
                 let slots = few.between(block.lowest, block.highest);
                 if block.lowest >= 0 && block.highest < 1 << 52 {
-                    slots.piece::<Below52>(steps, bounds, job);
+                    slots.piece::<Below52>((steps, ahead), bounds, job);
                 } else {
-                    slots.piece::<AnyStep>(steps, bounds, job);
+                    slots.piece::<AnyStep>((steps, ahead), bounds, job);
                 }
             }
             ListPhases::Many(ranges) => job.piece(0..steps.len(), Searched { steps, ranges }),
@@ -465,13 +479,19 @@ struct Slots {
 impl Slots {
     /// Hands `steps` (from `bounds.0` to `bounds.1`) to `job` as one [`Picked`] piece,
     /// which picks among `count` slots and converts as `C` does.
-    fn piece<C: Convert>(self, steps: &[i64], bounds: (i64, i64), job: &mut impl Job) {
+    /// `ahead`: the steps of the next block.
+    fn piece<C: Convert>(
+        self,
+        (steps, ahead): (&[i64], &[i64]),
+        bounds: (i64, i64),
+        job: &mut impl Job,
+    ) {
         let at = 0..steps.len();
         let few = self.few;
         match self.count {
-            1 => job.piece(at, Picked::<1, C>::new(steps, bounds, few)),
-            2 => job.piece(at, Picked::<2, C>::new(steps, bounds, few)),
-            _ => job.piece(at, Picked::<3, C>::new(steps, bounds, few)),
+            1 => job.piece(at, Picked::<1, C>::new(steps, bounds, few).ahead(ahead)),
+            2 => job.piece(at, Picked::<2, C>::new(steps, bounds, few).ahead(ahead)),
+            _ => job.piece(at, Picked::<3, C>::new(steps, bounds, few).ahead(ahead)),
         }
     }
 }
@@ -480,6 +500,8 @@ impl Slots {
 /// looked at), converted as `C` does.
 pub(super) struct Picked<'s, const N: usize, C> {
     steps: &'s [i64],
+    /// The steps of the next block.
+    ahead: &'s [i64],
     /// The lowest and the highest of `steps`.
     bounds: (i64, i64),
     few: Few,
@@ -490,10 +512,15 @@ impl<'s, const N: usize, C> Picked<'s, N, C> {
     fn new(steps: &'s [i64], bounds: (i64, i64), few: Few) -> Self {
         Picked {
             steps,
+            ahead: &[],
             bounds,
             few,
             convert: PhantomData,
         }
+    }
+
+    fn ahead(self, ahead: &'s [i64]) -> Self {
+        Picked { ahead, ..self }
     }
 
     /// The value of `step`'s slot among `slots`: a comparison and a select of values per
@@ -542,6 +569,14 @@ impl<const N: usize, C: Convert> Source for Picked<'_, N, C> {
         }
     }
 
+    fn in_order(self) -> bool {
+        one_way(self.steps)
+    }
+
+    fn ahead(&self) -> &[i64] {
+        self.ahead
+    }
+
     /// With one slot, `pct` is monotonic in the step (as along a span): those of the
     /// lowest and the highest step.
     fn pct_ends(self) -> Option<(f64, f64)> {
@@ -557,6 +592,11 @@ impl<const N: usize, C: Convert> Source for Picked<'_, N, C> {
     fn coefficients(self, row: &[Coefficients; 3], step: i64) -> Coefficients {
         self.pick(step, row)
     }
+}
+
+/// Whether `steps` go one way: non-decreasing or non-increasing.
+fn one_way(steps: &[i64]) -> bool {
+    steps.is_sorted() || steps.iter().rev().is_sorted()
 }
 
 /// Steps of a [`List`] whose phases are more than [`Few`]: each one's phase is searched
@@ -593,6 +633,10 @@ impl Source for Searched<'_> {
             steps: &self.steps[k..],
             ..self
         }
+    }
+
+    fn in_order(self) -> bool {
+        one_way(self.steps)
     }
 
     fn row(self, anneal: Anneal, phases: &[Phase], values: &Values) -> Vec<Coefficients> {

@@ -1,6 +1,7 @@
 """Benchmark of onecycle against numpy, torch and the machine's floors, in one run.
 
     python benches/bench.py [--steps N] [--quick] [--json]
+    python benches/bench.py --chosen-only [--steps N] [--quick] [--json]
 
 Before timing, two numpy-vectorized references of the 1cycle schedule (written below, in
 torch's order of operations) and onecycle.schedule() are compared bit for bit with the
@@ -38,6 +39,15 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 steps in 0..N (drawn once, outside the timing), or every
                                 step in order, against the window of the same length.
                                 Skipped where the installed onecycle has no steps=.
+                                Exact cos in random order calls the platform cos class
+                                by class of its argument (its branches would otherwise
+                                be unpredictable); linear is bound by memory, and steps=
+                                reads each 8-byte step twice (checked before any work,
+                                then computed): see "floor: read the steps".
+                                --chosen-only times just these, the window of each
+                                strategy and that floor, interleaved (one call of each
+                                per round, best of 15 rounds): steadier ratios on a
+                                machine whose speed wanders.
   numpy reference (...)         the two references above at N steps (float64, cos).
   torch OneCycleLR loop         torch's scheduler.step() in a Python loop over 200,000
                                 steps (SGD over one 4-element parameter, momentum=0.9;
@@ -55,6 +65,9 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 new float64 arrays (which includes the kernel faulting in
                                 and zeroing their pages), both measured in this run: the
                                 floor of a schedule into new arrays.
+  floor: read the steps, numpy  the N random steps (int64) read once: numpy's max, one
+                                thread. What steps= reads on top of a window's writes,
+                                twice.
   floor: write 2 x f64/f32      allocating and writing the two output arrays: numpy's
                                 np.empty twice and .fill(1.0) (one thread), and
                                 onecycle._core._write_floor (np.zeros as schedule()
@@ -394,6 +407,7 @@ def run(n, memory_steps):
             "schedule() linear f64 steps=random",
             lambda: onecycle.schedule(n, MAX_LR, anneal_strategy="linear", steps=chosen["random"]),
         )
+        row("floor: read the steps, numpy", lambda: chosen["random"].max())
         del chosen
     row("numpy reference (torch formula)", lambda: reference(n, MAX_LR))
     row("numpy reference (shared cos)", lambda: reference(n, MAX_LR, shared_cos=True))
@@ -432,6 +446,37 @@ def run(n, memory_steps):
     )
     grown, outputs = memory_peak(memory_steps)
     return rows, {"steps": memory_steps, "peak_growth_bytes": grown, "output_bytes": outputs}
+
+
+def chosen_ratios(n, repeats=15):
+    """Window and steps= calls of n values, interleaved (one of each per round, so a slow
+    spell of the machine slows them alike), best of `repeats` rounds: {row: seconds} and
+    {steps row: its time over the window's of the same strategy}."""
+    rng = np.random.default_rng(0)
+    random, in_order = rng.integers(0, n, size=n), np.arange(n)
+    calls = {
+        "cos window": lambda: onecycle.schedule(n, MAX_LR),
+        "cos steps=random": lambda: onecycle.schedule(n, MAX_LR, steps=random),
+        "cos steps=in order": lambda: onecycle.schedule(n, MAX_LR, steps=in_order),
+        "linear window": lambda: onecycle.schedule(n, MAX_LR, anneal_strategy="linear"),
+        "linear steps=random": lambda: onecycle.schedule(
+            n, MAX_LR, anneal_strategy="linear", steps=random
+        ),
+        "read the steps, numpy": lambda: random.max(),
+    }
+    times = {name: math.inf for name in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            result = fn()
+            times[name] = min(times[name], time.perf_counter() - t0)
+            del result
+    ratios = {
+        name: times[name] / times[name.split(" ")[0] + " window"]
+        for name in times
+        if "steps=" in name
+    }
+    return times, ratios
 
 
 def _takes_steps():
@@ -565,7 +610,23 @@ def main():
         action="store_true",
         help="only step() against torch's, as JSON: {groups: how many times faster} (nox -s compat)",
     )
+    parser.add_argument(
+        "--chosen-only",
+        action="store_true",
+        help="only schedule(steps=) against the window of the same length, interleaved",
+    )
     args = parser.parse_args()
+    if args.chosen_only:
+        n = 1_000_000 if args.quick else args.steps
+        times, ratios = chosen_ratios(n)
+        if args.json:
+            print(json.dumps({"steps": n, "seconds": times, "vs window": ratios}))
+            return
+        print(f"{n:,} values, interleaved, best of 15 rounds, {os.cpu_count()} cores")
+        for name, seconds in times.items():
+            ratio = f"  {ratios[name]:.2f}x the window" if name in ratios else ""
+            print(f"  {name:24} {fmt_time(seconds)}{ratio}")
+        return
     if args.step_only:
         print(json.dumps(step_ratios()))
         return

@@ -618,13 +618,13 @@ def main():
     args = parser.parse_args()
     if args.chosen_only:
         n = 1_000_000 if args.quick else args.steps
-        times, ratios = chosen_ratios(n)
+        times, vs_window = chosen_ratios(n)
         if args.json:
-            print(json.dumps({"steps": n, "seconds": times, "vs window": ratios}))
+            print(json.dumps({"steps": n, "seconds": times, "vs window": vs_window}))
             return
         print(f"{n:,} values, interleaved, best of 15 rounds, {os.cpu_count()} cores")
         for name, seconds in times.items():
-            ratio = f"  {ratios[name]:.2f}x the window" if name in ratios else ""
+            ratio = f"  {vs_window[name]:.2f}x the window" if name in vs_window else ""
             print(f"  {name:24} {fmt_time(seconds)}{ratio}")
         return
     if args.step_only:

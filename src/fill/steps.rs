@@ -85,10 +85,17 @@ pub(super) trait Source: Copy {
         None
     }
 
+    /// The steps, where a list gives them (`None` for a window's).
+    fn listed(&self) -> Option<&[i64]> {
+        None
+    }
+
     /// Whether the steps go one way (each at most the next, or each at least it), so
     /// their `pct`s do too within each phase.
     fn in_order(self) -> bool {
-        Self::MONOTONIC
+        self.listed().map_or(Self::MONOTONIC, |steps| {
+            steps.is_sorted() || steps.iter().rev().is_sorted()
+        })
     }
 
     /// The steps the next block will read, where they are known (a list's): worth
@@ -569,10 +576,6 @@ impl<const N: usize, C: Convert> Source for Picked<'_, N, C> {
         }
     }
 
-    fn in_order(self) -> bool {
-        one_way(self.steps)
-    }
-
     fn ahead(&self) -> &[i64] {
         self.ahead
     }
@@ -592,11 +595,10 @@ impl<const N: usize, C: Convert> Source for Picked<'_, N, C> {
     fn coefficients(self, row: &[Coefficients; 3], step: i64) -> Coefficients {
         self.pick(step, row)
     }
-}
 
-/// Whether `steps` go one way: non-decreasing or non-increasing.
-fn one_way(steps: &[i64]) -> bool {
-    steps.is_sorted() || steps.iter().rev().is_sorted()
+    fn listed(&self) -> Option<&[i64]> {
+        Some(self.steps)
+    }
 }
 
 /// Steps of a [`List`] whose phases are more than [`Few`]: each one's phase is searched
@@ -635,10 +637,6 @@ impl Source for Searched<'_> {
         }
     }
 
-    fn in_order(self) -> bool {
-        one_way(self.steps)
-    }
-
     fn row(self, anneal: Anneal, phases: &[Phase], values: &Values) -> Vec<Coefficients> {
         phases
             .iter()
@@ -648,6 +646,10 @@ impl Source for Searched<'_> {
 
     fn coefficients(self, row: &Vec<Coefficients>, step: i64) -> Coefficients {
         row[self.phase(step)]
+    }
+
+    fn listed(&self) -> Option<&[i64]> {
+        Some(self.steps)
     }
 }
 

@@ -11,8 +11,10 @@
 //! output type, and each compiled once per [`Level`] by [`per_level!`]:
 //! `factors` (the factors of a group's steps, shared by its rows), `apply` (one row from
 //! them) and `fused` (one row alone: factor and formula in one loop, so each step's stores
-//! overlap the next step's work, the libm call for exact cos). [`Rows`] runs the rows of
-//! one group in one block through them.
+//! overlap the next step's work, the libm call for exact cos). A fourth, `pcts`, gives
+//! the `pct`s alone, for exact cos at steps out of order, which calls the platform cos
+//! class by class of its argument ([`order`]) and then applies the formula. [`Rows`] runs
+//! the rows of one group in one block through them.
 
 use std::marker::PhantomData;
 use std::ops::Range;

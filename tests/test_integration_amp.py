@@ -5,7 +5,7 @@ line they point at) and the same values with torch's OneCycleLR and with onecycl
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import onecycle
@@ -25,12 +25,8 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only contend
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: torch's threads would only contend.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def train(

@@ -14,7 +14,7 @@ import math
 import random
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,8 @@ from torch.optim.lr_scheduler import LRScheduler
 # --- Helpers -------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only contend
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: torch's threads would only contend.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def optimizer(kind: str = "sgd", groups: int = 1) -> torch.optim.Optimizer:

@@ -4,8 +4,6 @@
 //! console command and the docs read) are all made. Adding a parameter is one entry here
 //! (and its use in the formula).
 
-use std::fmt;
-
 use crate::cycle::{check_pct_start, check_total_steps, Anneal, OneCycle, Values};
 use crate::error::Error;
 
@@ -27,17 +25,6 @@ pub enum Value {
     Float(f64),
     Text(&'static str),
     Bool(bool),
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Int(v) => write!(f, "{v}"),
-            Value::Float(v) => write!(f, "{v:?}"),
-            Value::Text(v) => write!(f, "'{v}'"),
-            Value::Bool(v) => f.write_str(if *v { "True" } else { "False" }),
-        }
-    }
 }
 
 /// A Rust type a parameter can have.

@@ -17,7 +17,9 @@ use crate::bench_floors::{cos_floor, write_floor};
 use crate::config::{parameters, Config, Kind as ParameterKind, Value};
 use crate::cycle::{check_total_steps, Anneal, Key, OneCycle, Phase, Values};
 use crate::error::{Error, Int, Kind, OutProblem};
-use crate::fill::{alloc_len, prepare, prepare_steps, Accuracy, Prepared, Request, Sample};
+use crate::fill::{
+    alloc_len, check_step_range, prepare, prepare_steps, Accuracy, Prepared, Request, Sample,
+};
 use crate::memory::check_fits;
 
 /// The one place core errors become Python exceptions.
@@ -821,17 +823,7 @@ impl PyCycle {
         values: (f64, f64, f64, f64, f64),
     ) -> PyResult<Outputs<'py>> {
         let steps_slice = steps.as_slice()?;
-        if let Some((index, &step)) = steps_slice
-            .iter()
-            .enumerate()
-            .find(|&(_, &s)| s < 0 || s > total_steps)
-        {
-            return Err(to_py_err(&Error::Step {
-                index,
-                step,
-                total_steps,
-            }));
-        }
+        check_step_range(steps_slice, total_steps).or_raise()?;
         self.inner.check_steps(steps_slice).or_raise()?;
         let (initial_lr, max_lr, min_lr, max_momentum, base_momentum) = values;
         let prepared = [Prepared {

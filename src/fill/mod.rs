@@ -119,24 +119,44 @@ pub fn prepare(configs: &[Config], start: u64, stop: u64) -> Result<Vec<Prepared
 /// [`Error::ZeroWidthPhase`] for its first step in a phase of zero width (in the order of
 /// `steps`).
 pub fn prepare_steps(configs: &[Config], steps: &[i64]) -> Result<Vec<Prepared>, Error> {
-    let (lowest, highest) = steps::step_bounds(steps);
+    let bounds = steps::step_bounds(steps);
     prepare_with(configs, |config, cycle, new_phases| {
-        let total_steps = config.total_steps;
-        if lowest < 0 || highest > total_steps {
-            let outside = |&(_, &step): &(usize, &i64)| step < 0 || step > total_steps;
-            if let Some((index, &step)) = steps.iter().enumerate().find(outside) {
-                return Err(Error::Step {
-                    index,
-                    step,
-                    total_steps,
-                });
-            }
-        }
+        check_range(steps, bounds, config.total_steps)?;
         if new_phases {
             cycle.check_steps(steps)?;
         }
         Ok(())
     })
+}
+
+/// Checks that each of `steps` lies in `0..=total_steps` (its lowest and highest found on
+/// all cores for a long list).
+///
+/// # Errors
+/// [`Error::Step`] for the first that does not.
+pub fn check_step_range(steps: &[i64], total_steps: i64) -> Result<(), Error> {
+    check_range(steps, steps::step_bounds(steps), total_steps)
+}
+
+/// [`check_step_range`] for steps whose lowest and highest are `(lowest, highest)`: they
+/// are looked at one by one only when some step is out of range.
+fn check_range(
+    steps: &[i64],
+    (lowest, highest): (i64, i64),
+    total_steps: i64,
+) -> Result<(), Error> {
+    if lowest >= 0 && highest <= total_steps {
+        return Ok(());
+    }
+    let outside = |&(_, &step): &(usize, &i64)| step < 0 || step > total_steps;
+    match steps.iter().enumerate().find(outside) {
+        Some((index, &step)) => Err(Error::Step {
+            index,
+            step,
+            total_steps,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Builds each configuration and runs `check(config, cycle, new_phases)` on it, where

@@ -319,43 +319,6 @@ pub struct PhaseSteps {
     pub width: f64,
 }
 
-/// [`OneCycle::fill`] and [`OneCycle::fill_parallel`], which differ only in `threads`: a
-/// one-row [`Request`] for the window of `lr.len()` steps from `start`.
-macro_rules! window_fill {
-    ($($(#[$doc:meta])* $name:ident, threads: $threads:literal;)*) => {$(
-        $(#[$doc])*
-        pub fn $name<T: Sample>(
-            &self,
-            values: &Values,
-            start: u64,
-            lr: &mut [T],
-            momentum: &mut [T],
-        ) -> Result<(), Error> {
-            if lr.len() != momentum.len() {
-                return Err(Error::LengthMismatch {
-                    lr: lr.len(),
-                    momentum: momentum.len(),
-                });
-            }
-            let stop = start
-                .checked_add(lr.len() as u64)
-                .ok_or(Error::WindowOverflow {
-                    start,
-                    len: lr.len(),
-                })?;
-            let prepared = [Prepared {
-                cycle: self.clone(),
-                values: *values,
-            }];
-            let request = Request {
-                threads: $threads,
-                ..Request::new(&prepared, Accuracy::Exact)
-            };
-            request.window(start, stop, lr, momentum)
-        }
-    )*};
-}
-
 /// A 1cycle schedule: its phases and annealing strategy. Immutable; the group values it
 /// anneals between are passed to each evaluation, as torch reads them from the optimizer.
 #[derive(Clone, Debug, PartialEq)]
@@ -603,23 +566,69 @@ impl OneCycle {
         Ok(())
     }
 
-    window_fill! {
-        /// Fills `lr[k]` and `momentum[k]` with the values at step `start + k`, on this
-        /// thread.
-        ///
-        /// # Errors
-        /// [`Error::LengthMismatch`] for slices of different lengths,
-        /// [`Error::WindowOverflow`] for a window past step `u64::MAX`,
-        /// [`Error::ZeroWidthPhase`] where torch would divide by zero; nothing is written
-        /// then.
-        fill, threads: false;
+    /// Fills `lr[k]` and `momentum[k]` with the values at step `start + k`, on this
+    /// thread.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] for slices of different lengths,
+    /// [`Error::WindowOverflow`] for a window past step `u64::MAX`,
+    /// [`Error::ZeroWidthPhase`] where torch would divide by zero; nothing is written
+    /// then.
+    pub fn fill<T: Sample>(
+        &self,
+        values: &Values,
+        start: u64,
+        lr: &mut [T],
+        momentum: &mut [T],
+    ) -> Result<(), Error> {
+        self.fill_on(values, start, (lr, momentum), false)
+    }
 
-        /// Like [`OneCycle::fill`], on all cores when the window has at least
-        /// [`crate::fill::PARALLEL_MIN_STEPS`] steps.
-        ///
-        /// # Errors
-        /// As [`OneCycle::fill`]; the whole window is checked before anything is written.
-        fill_parallel, threads: true;
+    /// Like [`OneCycle::fill`], on all cores when the window has at least
+    /// [`crate::fill::PARALLEL_MIN_STEPS`] steps.
+    ///
+    /// # Errors
+    /// As [`OneCycle::fill`]; the whole window is checked before anything is written.
+    pub fn fill_parallel<T: Sample>(
+        &self,
+        values: &Values,
+        start: u64,
+        lr: &mut [T],
+        momentum: &mut [T],
+    ) -> Result<(), Error> {
+        self.fill_on(values, start, (lr, momentum), true)
+    }
+
+    /// [`OneCycle::fill`] (`threads` false) or [`OneCycle::fill_parallel`]: a one-row
+    /// [`Request`] for the window of `lr.len()` steps from `start`.
+    fn fill_on<T: Sample>(
+        &self,
+        values: &Values,
+        start: u64,
+        (lr, momentum): (&mut [T], &mut [T]),
+        threads: bool,
+    ) -> Result<(), Error> {
+        if lr.len() != momentum.len() {
+            return Err(Error::LengthMismatch {
+                lr: lr.len(),
+                momentum: momentum.len(),
+            });
+        }
+        let stop = start
+            .checked_add(lr.len() as u64)
+            .ok_or(Error::WindowOverflow {
+                start,
+                len: lr.len(),
+            })?;
+        let prepared = [Prepared {
+            cycle: self.clone(),
+            values: *values,
+        }];
+        let request = Request {
+            threads,
+            ..Request::new(&prepared, Accuracy::Exact)
+        };
+        request.window(start, stop, lr, momentum)
     }
 }
 

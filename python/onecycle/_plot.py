@@ -186,11 +186,16 @@ def axes_pair(ax: Axes | tuple[Axes, Axes] | None, what: str) -> tuple[Axes, Axe
         if len(ax) != 2:
             raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got a tuple of {len(ax)}")
         return ax
+    _check_axes(ax, "a matplotlib Axes or a pair of them")
+    return ax, ax.twinx()
+
+
+def _check_axes(ax: object, wanted: str) -> None:
+    """``TypeError`` unless ``ax`` is a matplotlib Axes (``wanted`` says what was)."""
     from matplotlib.axes import Axes as AxesClass
 
     if not isinstance(ax, AxesClass):
-        raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got {type(ax).__name__}")
-    return ax, ax.twinx()
+        raise TypeError(f"ax must be {wanted}, got {type(ax).__name__}")
 
 
 def plot(
@@ -279,10 +284,7 @@ def draw_range_test(ax: Axes | None, result: RangeTestResult, method: str | None
 
         _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     else:
-        from matplotlib.axes import Axes as AxesClass
-
-        if not isinstance(ax, AxesClass):
-            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+        _check_axes(ax, "a matplotlib Axes")
     ax.plot(result.lrs, result.losses, color="C0", alpha=0.35, linewidth=0.8, label="loss")
     ax.plot(result.lrs, result.smoothed_losses, color="C0", label="smoothed loss")
     if index is not None:

@@ -47,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if suffix not in FORMATS:
         raise UsageError(f"--output must end in .png or .svg, got {str(path)!r}")
     all_configs, values = configs(args)
-    if len(all_configs) > 20:
-        raise UsageError(f"plot draws at most 20 configurations in one figure, got {len(all_configs)}")
+    if len(all_configs) > drawing.MAX_CONFIGS:
+        raise UsageError(
+            f"plot draws at most {drawing.MAX_CONFIGS} configurations in one figure, got {len(all_configs)}"
+        )
     for config in all_configs:
         schedule(**config.kwargs(), start=0, stop=0)  # checks every argument before any work
     try:
-        matplotlib = drawing.matplotlib_or_explain("plot")
+        drawing.matplotlib_or_explain("plot")
     except ModuleNotFoundError as e:
         raise UsageError(str(e)) from e
     import matplotlib.style

@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import random
-import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +16,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from onecycle._progress import progress_bar
 from onecycle._range_result import (
     RangeTestResult,
     check_settings,
@@ -169,9 +168,6 @@ class LRRangeTest(LRScheduler):
     def get_lr(self) -> list[Any]:
         """The learning rate of step ``last_epoch``, for each parameter group."""
         return [self._lr(self.last_epoch)] * len(self.optimizer.param_groups)
-
-    def _get_closed_form_lr(self) -> list[Any]:
-        return self.get_lr()
 
     def record(self, loss: Any) -> bool:
         """Record the loss of the current step (``last_epoch``), once per step, before
@@ -370,24 +366,6 @@ def _cycle(batches: Iterable[Any]) -> Iterator[Any]:
             return
 
 
-def _progress(progress: bool | None, total: int) -> AbstractContextManager[Any]:
-    """A tqdm bar on stderr, as the console command's: from the start (True), never
-    (False), or once the test has taken more than half a second (None)."""
-    if progress is False:
-        return nullcontext(None)
-    from tqdm import tqdm
-
-    bar: AbstractContextManager[Any] = tqdm(
-        total=total,
-        desc="LR range test",
-        unit="step",
-        delay=0.0 if progress else 0.5,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    return bar
-
-
 def lr_range_test(
     model: torch.nn.Module,
     optimizer: Optimizer,
@@ -507,7 +485,7 @@ def lr_range_test(
             smoothing=settings.smoothing,
             divergence_factor=settings.divergence_factor,
         )
-        with _progress(progress, settings.num_steps) as bar:
+        with progress_bar(progress, settings.num_steps, desc="LR range test") as bar:
             for batch in _cycle(batches):
                 test.record(take_step(batch))
                 if bar is not None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
-import sys
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -19,6 +18,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from onecycle._progress import progress_bar
 from onecycle._schedule import schedule
 from onecycle.cli._config import Config, UsageError, configs, describe, varying
 
@@ -293,24 +293,6 @@ def _exists(path: Path) -> str:
     return f"{str(path)!r} exists and holds something else; pass --force to overwrite it, or choose another --output"
 
 
-def _progress(mode: str, total: int) -> AbstractContextManager[Any]:
-    """A tqdm bar on stderr: from the start (``on``), never (``off``), or once the work has
-    taken more than half a second (``auto``)."""
-    if mode == "off":
-        return nullcontext(None)
-    from tqdm import tqdm
-
-    bar: AbstractContextManager[Any] = tqdm(
-        total=total,
-        unit="step",
-        unit_scale=True,
-        delay=0.0 if mode == "on" else 0.5,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    return bar
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``onecycle generate``; returns the exit status."""
     path = Path(args.output)
@@ -335,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
     passes = 2 if suffix == ".npz" else 1
     began = time.perf_counter()
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
-    with _progress(mode, passes * len(all_configs) * job.steps) as bar:
+    show = {"on": True, "off": False}.get(mode)  # "auto": None
+    with progress_bar(show, passes * len(all_configs) * job.steps, unit_scale=True) as bar:
         job.progress = bar
         unchanged = write(path, job, force=args.force)
     elapsed = time.perf_counter() - began

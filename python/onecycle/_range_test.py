@@ -271,13 +271,14 @@ class _Snapshot:
     model: torch.nn.Module
     optimizer: Optimizer
     generators: list[torch.Generator]
-    tensors: list[tuple[Tensor, Tensor]] = field(default_factory=list)
-    grads: list[tuple[Tensor, Tensor | None, Tensor | None]] = field(default_factory=list)
-    modes: list[tuple[torch.nn.Module, bool]] = field(default_factory=list)
-    groups: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    state: dict[Any, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
-    rng: dict[str, Any] = field(default_factory=dict)
+    # Taken from the three above when the snapshot is made.
+    tensors: list[tuple[Tensor, Tensor]] = field(init=False)
+    grads: list[tuple[Tensor, Tensor | None, Tensor | None]] = field(init=False)
+    modes: list[tuple[torch.nn.Module, bool]] = field(init=False)
+    groups: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(init=False)
+    state: dict[Any, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(init=False)
+    attributes: dict[str, Any] = field(init=False)
+    rng: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         model, optimizer = self.model, self.optimizer
@@ -304,8 +305,8 @@ class _Snapshot:
             self.rng["cuda"] = torch.cuda.get_rng_state_all()
 
     def restore(self) -> None:
-        for tensor, copied in self.tensors:
-            with torch.no_grad():
+        with torch.no_grad():
+            for tensor, copied in self.tensors:
                 tensor.copy_(copied)
         for param, grad, saved_grad in self.grads:
             param.grad = None if grad is None else _put_back(grad, saved_grad)

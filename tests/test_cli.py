@@ -337,7 +337,8 @@ def test_plot_draws_what_schedule_computes(tmp_path: Path) -> None:
     from onecycle.cli._plot import MAX_POINTS, curve
 
     config = Config(10**9, 0.02, 0.3, "cos", 0.85, 0.95, 25.0, 1e4, True)
-    steps, lr, momentum = curve(config)
+    drawn = curve(config)
+    steps, lr, momentum = drawn.steps, drawn.lr, drawn.momentum
     assert MAX_POINTS <= len(steps) < MAX_POINTS + 20 and steps[0] == 0 and steps[-1] == 10**9 - 1
     for i in (0, 1234, len(steps) - 1):
         window = onecycle.schedule(10**9, 0.02, three_phase=True, start=int(steps[i]), stop=int(steps[i]) + 1)

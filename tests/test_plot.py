@@ -105,7 +105,7 @@ def test_the_console_command_draws_the_same_lines(tmp_path: object) -> None:
 
     config = Config(5_000, 0.3, 0.25, "cos", 0.85, 0.95, 25.0, 1e4, True)
     args = argparse.Namespace(width=8.0, height=6.0, dpi=100.0, log_lr=False, title=None)
-    fig = cli_plot.figure([(config, *cli_plot.curve(config))], [], args)
+    fig = cli_plot.figure([(config, cli_plot.curve(config))], [], args)
     ours = onecycle.plot(5_000, 0.3, pct_start=0.25, three_phase=True, ax=two_axes())
     for cli_ax, our_ax in zip(fig.axes, ours, strict=True):
         lines = [(list(a.get_xdata()), list(a.get_ydata())) for a in cli_ax.get_lines()]

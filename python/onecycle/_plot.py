@@ -31,6 +31,9 @@ MAX_CONFIGS = 20
 
 Array = npt.NDArray[Any]
 
+# The default of each optional parameter of ``schedule()``, from the core's list.
+_DEFAULTS = {name: default for name, _, default, *_ in _core.PARAMETERS if default is not None}
+
 
 def matplotlib_or_explain(what: str) -> Any:
     """The matplotlib module, or ModuleNotFoundError saying how to get it."""
@@ -57,12 +60,14 @@ class Curve:
     max_lr: float
 
 
-def curve(params: dict[str, Any]) -> tuple[Array, Array, Array]:
-    """The steps to draw of one configuration (``schedule()``'s parameters, scalars) and
-    the learning rate and momentum at each, in one call (see :func:`steps_to_draw`)."""
-    steps = steps_to_draw(params["total_steps"], phase_ends(params))
+def curve(params: dict[str, Any], label: str | None = None) -> Curve:
+    """One configuration (all of ``schedule()``'s parameters, scalars) as drawn: the steps
+    to draw (see :func:`steps_to_draw`), the learning rate and momentum at each, computed
+    in one call, and its phase ends and ``max_lr``."""
+    ends = phase_ends(params)
+    steps = steps_to_draw(params["total_steps"], ends)
     lr, momentum = schedule(**params, steps=steps)
-    return steps, lr, momentum
+    return Curve(label, steps, lr, momentum, ends, float(params["max_lr"]))
 
 
 def steps_to_draw(total: int, ends: Sequence[float]) -> Array:
@@ -78,11 +83,12 @@ def steps_to_draw(total: int, ends: Sequence[float]) -> Array:
 
 
 def phase_ends(params: dict[str, Any]) -> list[float]:
-    """Where the phases before the last end, as the core lays them out."""
+    """Where the phases before the last end (torch's ``end_step``\\ s), as the core lays
+    them out, for all of ``schedule()``'s parameters."""
     ends = _core.phase_ends(
         total_steps=params["total_steps"],
-        pct_start=float(params.get("pct_start", 0.3)),
-        three_phase=bool(params.get("three_phase", False)),
+        pct_start=float(params["pct_start"]),
+        three_phase=bool(params["three_phase"]),
     )
     return ends[:-1]
 
@@ -239,18 +245,15 @@ def plot(
     unknown = sorted(set(params) - set(PARAMETER_NAMES))
     if unknown:
         raise TypeError(f"plot() got an unexpected keyword argument {unknown[0]!r}")
-    params = {"total_steps": total_steps, "max_lr": max_lr, **params}
+    params = {**_DEFAULTS, "total_steps": total_steps, "max_lr": max_lr, **params}
     shape = schedule(**params, steps=[]).lr.shape[:-1]  # checks every argument first
     count = math.prod(shape)
     if count > MAX_CONFIGS:
         raise ValueError(f"plot draws at most {MAX_CONFIGS} configurations in one figure, got {count}")
     ax_lr, ax_momentum = axes_pair(ax, "onecycle.plot")
     configs, swept = _configurations(params, shape)
-    curves = []
-    for config in configs:
-        steps, lr, momentum = curve(config)
-        label = ", ".join(f"{name}={config[name]!r}" for name in swept) or None
-        curves.append(Curve(label, steps, lr, momentum, phase_ends(config), config["max_lr"]))
+    labels = [", ".join(f"{name}={config[name]!r}" for name in swept) or None for config in configs]
+    curves = [curve(config, label) for config, label in zip(configs, labels, strict=True)]
     draw(ax_lr, ax_momentum, curves, log_lr=log_lr)
     return ax_lr, ax_momentum
 

@@ -56,14 +56,6 @@ class Config:
         """The keyword arguments of ``onecycle.schedule`` for this configuration."""
         return dict(zip(PARAMETERS, self._values, strict=True))
 
-    def phase_ends(self) -> list[float]:
-        """The steps where the phases before the last one end, as the core lays them out
-        (torch's ``end_step``\\ s)."""
-        ends = _core.phase_ends(
-            total_steps=self.total_steps, pct_start=self.pct_start, three_phase=self.three_phase
-        )
-        return ends[:-1]
-
 
 def _boolean(text: str) -> bool:
     value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from onecycle import _plot as drawing
 from onecycle._plot import MAX_POINTS
@@ -21,21 +20,19 @@ __all__ = ["MAX_POINTS", "add_arguments", "curve", "run"]
 
 FORMATS = (".png", ".svg")
 
-Array = npt.NDArray[Any]
+
+def curve(config: Config, label: str | None = None) -> drawing.Curve:
+    """``config`` as drawn (see :func:`onecycle._plot.curve`)."""
+    return drawing.curve(config.kwargs(), label)
 
 
-def curve(config: Config) -> tuple[Array, Array, Array]:
-    """The steps drawn of ``config`` and the values there (see :func:`onecycle._plot.curve`)."""
-    return drawing.curve(config.kwargs())
-
-
-def _digest(curves: list[tuple[Config, Array, Array, Array]]) -> str:
+def _digest(curves: list[tuple[Config, drawing.Curve]]) -> str:
     """A fingerprint of what is drawn (the configurations and every value, by their bits),
     written into the image so a test can tell whether it shows what the code computes."""
     h = hashlib.sha256()
-    for config, steps, lr, momentum in curves:
+    for config, drawn in curves:
         h.update(describe(config).encode())
-        for a in (steps, lr, momentum):
+        for a in (drawn.steps, drawn.lr, drawn.momentum):
             h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
@@ -59,11 +56,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from e
     import matplotlib.style
 
-    curves = [(config, *curve(config)) for config in all_configs]
+    swept = varying(values)
+    curves = [(config, curve(config, describe(config, swept) if swept else None)) for config in all_configs]
     # The default style whatever the user's matplotlibrc says, and no dates or random ids
     # in the file: the same arguments give the same image.
     with matplotlib.style.context("default"), matplotlib.rc_context({"svg.hashsalt": "onecycle"}):
-        fig = figure(curves, varying(values), args)
+        fig = figure(curves, swept, args)
         description = f"onecycle plot data sha256 {_digest(curves)}"
         # PNGs keep matplotlib's "Software" entry: it names the version that drew them.
         metadata = (
@@ -77,28 +75,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def figure(
-    curves: list[tuple[Config, Array, Array, Array]], swept: list[str], args: argparse.Namespace
-) -> Any:
-    """A matplotlib figure of ``curves`` (configuration, steps, lr, momentum), drawn by
-    the drawing function ``onecycle.plot`` uses: lr above, momentum below, one color per
-    configuration, labelled by the ``swept`` parameters."""
+def figure(curves: list[tuple[Config, drawing.Curve]], swept: list[str], args: argparse.Namespace) -> Any:
+    """A matplotlib figure of ``curves`` (each configuration and its curve, labelled by
+    the ``swept`` parameters), drawn by the drawing function ``onecycle.plot`` uses: lr
+    above, momentum below, one color per configuration; titled by the fixed parameters."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(args.width, args.height), dpi=args.dpi, layout="constrained")
     ax_lr, ax_momentum = fig.subplots(2, 1, sharex=True)
-    drawn = [
-        drawing.Curve(
-            describe(config, swept) if swept else None,
-            steps,
-            lr,
-            momentum,
-            config.phase_ends(),
-            config.max_lr,
-        )
-        for config, steps, lr, momentum in curves
-    ]
-    drawing.draw(ax_lr, ax_momentum, drawn, log_lr=args.log_lr)
+    drawing.draw(ax_lr, ax_momentum, [drawn for _, drawn in curves], log_lr=args.log_lr)
     fixed = [name for name in PARAMETERS if name not in swept]
     title = args.title or "1cycle schedule: " + describe(curves[0][0], fixed)
     fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=10)

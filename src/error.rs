@@ -87,18 +87,27 @@ pub enum Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Int {
     Value(i128),
-    Text(String),
+    /// Beyond `i128`: as shown, and its sign.
+    Text {
+        text: String,
+        negative: bool,
+    },
 }
 
 impl Int {
-    /// Whether the integer is below zero (a [`Int::Text`] is negative when it starts with
-    /// a minus sign or says "a negative").
+    /// Whether the integer is below zero.
     #[must_use]
     pub fn is_negative(&self) -> bool {
         match self {
             Int::Value(v) => *v < 0,
-            Int::Text(t) => t.starts_with('-') || t.starts_with("a negative"),
+            Int::Text { negative, .. } => *negative,
         }
+    }
+}
+
+impl From<i128> for Int {
+    fn from(value: i128) -> Int {
+        Int::Value(value)
     }
 }
 
@@ -118,7 +127,7 @@ impl fmt::Display for Int {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Int::Value(v) => write!(f, "{v}"),
-            Int::Text(t) => f.write_str(t),
+            Int::Text { text, .. } => f.write_str(text),
         }
     }
 }

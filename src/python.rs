@@ -59,12 +59,13 @@ fn int_arg(value: &Bound<'_, PyInt>) -> PyResult<Int> {
         .call_method0(intern!(value.py(), "bit_length"))?
         .extract()?;
     let negative = value.lt(0)?;
-    Ok(Int::Text(if bits > 256 {
+    let text = if bits > 256 {
         let article = if negative { "a negative" } else { "an" };
         format!("{article} integer of {bits} bits")
     } else {
         value.str()?.to_string()
-    }))
+    };
+    Ok(Int::Text { text, negative })
 }
 
 /// `total_steps` within `i64`, or the error that says why not.
@@ -74,13 +75,7 @@ fn total_steps_arg(value: &Bound<'_, PyInt>) -> PyResult<i64> {
             Ok(v) => Ok(v),
             Err(_) => Err(to_py_err(&Error::TotalStepsRange { value: v.into() })),
         },
-        text @ Int::Text(_) => Err(to_py_err(&Error::TotalStepsRange { value: text })),
-    }
-}
-
-impl From<i128> for Int {
-    fn from(value: i128) -> Int {
-        Int::Value(value)
+        text @ Int::Text { .. } => Err(to_py_err(&Error::TotalStepsRange { value: text })),
     }
 }
 
@@ -597,21 +592,20 @@ fn replaceable(value: &Bound<'_, PyAny>) -> bool {
         || value.is_exact_instance_of::<PyBool>()
 }
 
-/// Where a group's momentum goes.
+/// A group's momentum at a step, and where it goes.
 enum MomentumTarget<'py> {
     /// Not cycled.
     None,
     /// `group["momentum"]`.
-    Momentum,
+    Momentum(f64),
     /// `group["betas"] = (momentum, *betas[1:])`, replacing this tuple.
-    Beta1(Bound<'py, PyTuple>),
+    Beta1(f64, Bound<'py, PyTuple>),
 }
 
 /// What one group receives in a step.
 struct Update<'py> {
     group: Bound<'py, PyDict>,
     lr: f64,
-    momentum: f64,
     target: MomentumTarget<'py>,
 }
 
@@ -644,7 +638,6 @@ impl<'py> Update<'py> {
             return Ok(Some(Update {
                 group,
                 lr,
-                momentum: 0.0,
                 target: MomentumTarget::None,
             }));
         };
@@ -663,32 +656,27 @@ impl<'py> Update<'py> {
             if !betas.get_item(0).is_ok_and(|beta1| replaceable(&beta1)) {
                 return Ok(None);
             }
-            MomentumTarget::Beta1(betas)
+            MomentumTarget::Beta1(momentum, betas)
         } else {
-            MomentumTarget::Momentum
+            MomentumTarget::Momentum(momentum)
         };
-        Ok(Some(Update {
-            group,
-            lr,
-            momentum,
-            target,
-        }))
+        Ok(Some(Update { group, lr, target }))
     }
 
     /// Writes the momentum (and `lr` when `with_lr`) as torch writes them; returns the lr.
     fn write(self, with_lr: bool) -> PyResult<Bound<'py, PyFloat>> {
         let py = self.group.py();
         match self.target {
-            MomentumTarget::Beta1(betas) => {
-                let first = PyFloat::new(py, self.momentum).into_any();
+            MomentumTarget::Beta1(momentum, betas) => {
+                let first = PyFloat::new(py, momentum).into_any();
                 let items: Vec<Bound<'py, PyAny>> =
                     std::iter::once(first).chain(betas.iter().skip(1)).collect();
                 self.group
                     .set_item(intern!(py, "betas"), PyTuple::new(py, items)?)?;
             }
-            MomentumTarget::Momentum => {
+            MomentumTarget::Momentum(momentum) => {
                 self.group
-                    .set_item(intern!(py, "momentum"), PyFloat::new(py, self.momentum))?;
+                    .set_item(intern!(py, "momentum"), PyFloat::new(py, momentum))?;
             }
             MomentumTarget::None => {}
         }

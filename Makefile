@@ -15,16 +15,17 @@ lint:
 	ruff format --check python tests benches examples docs noxfile.py
 	ruff check python tests benches examples docs noxfile.py
 	mypy
-	python -m mypy.stubtest onecycle._core
+	python -m mypy.stubtest onecycle._core --allowlist stubtest-allowlist.txt
 
 test:  ## the README's test command, without the install
 	cargo test
 	pytest
 
 bench:  ## the README's table (python benches/bench.py --json for JSON), then the Rust core's criterion benches
+	maturin develop --release --features python,bench  # the floors are measured in the same run
 	python benches/bench.py
 	python benches/bench.py --compile
-	cargo bench --bench core
+	cargo bench --features bench --bench core
 
 pictures:  ## redraw the README's pictures (docs/img/): `onecycle plot`'s, and a range test on digits
 	python docs/pictures.py

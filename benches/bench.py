@@ -643,6 +643,11 @@ def main():
             print(f"  {name:20} {row['graphs']} graph(s)  {row['seconds']:7.2f} s")
         print(f"  onecycle's run takes {theirs['seconds'] / ours['seconds']:.1f}x less time")
         return
+    if not hasattr(_core, "_cos_floor"):
+        sys.exit(
+            "the full run measures against floors the extension has only when built with the "
+            "bench feature: make bench (or maturin develop --release --features python,bench)"
+        )
     n = 1_000_000 if args.quick else args.steps
     memory_steps = 5_000_000 if args.quick else 50_000_000
 

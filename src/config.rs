@@ -4,7 +4,7 @@
 //! console command and the docs read) are all made. Adding a parameter is one entry here
 //! (and its use in the formula).
 
-use crate::cycle::{check_pct_start, check_total_steps, Anneal, OneCycle, Values};
+use crate::cycle::{check_pct_start, check_total_steps, Anneal, Key, OneCycle, Values};
 use crate::error::Error;
 
 /// The type of a parameter, as Python spells it.
@@ -63,7 +63,7 @@ plain_parameter_types! {
 
 impl ParameterType for Anneal {
     const KIND: Kind = Kind::Text;
-    const CHOICES: &'static [&'static str] = &["cos", "linear"];
+    const CHOICES: &'static [&'static str] = &Anneal::NAMES;
     fn value(self) -> Value {
         Value::Text(self.name())
     }
@@ -237,7 +237,8 @@ parameters! {
 }
 
 impl Config {
-    /// Checks every parameter and builds the schedule and its group values.
+    /// Checks every parameter and builds the schedule and the values torch's constructor
+    /// writes into a group ([`Key::TORCH`]), as torch's constructor computes them.
     ///
     /// # Errors
     /// The first invalid parameter, in signature order.
@@ -249,14 +250,18 @@ impl Config {
             self.three_phase,
             self.anneal,
         )?;
-        let values = Values::from_max_lr(
+        // torch's constructor: initial_lr = max_lr / div_factor,
+        // min_lr = initial_lr / final_div_factor.
+        let initial_lr = self.max_lr / self.div_factor;
+        let min_lr = initial_lr / self.final_div_factor;
+        let values = [
+            initial_lr,
             self.max_lr,
-            self.div_factor,
-            self.final_div_factor,
+            min_lr,
             self.max_momentum,
             self.base_momentum,
-        );
-        Ok((cycle, values))
+        ];
+        Ok((cycle, Key::TORCH.into_iter().zip(values).collect()))
     }
 }
 

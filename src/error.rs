@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::cycle::Anneal;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// `total_steps` below 1.
@@ -16,7 +18,8 @@ pub enum Error {
     /// `total_steps` beyond the `i64` range (a Python int): at most 2**63 - 1 is allowed,
     /// and a negative one is not positive.
     TotalStepsRange { value: Int },
-    /// An `anneal_strategy` other than `"cos"` or `"linear"`.
+    /// An `anneal_strategy` other than [`Anneal::NAMES`]; `value` is what was given as the
+    /// message shows it: a string quoted, anything else by its type.
     AnnealStrategy { value: String },
     /// An output dtype other than float64 and float32 (numpy's name of it).
     Dtype { value: String },
@@ -37,8 +40,8 @@ pub enum Error {
     WindowOverflow { start: u64, len: usize },
     /// Output slices whose lengths differ.
     LengthMismatch { lr: usize, momentum: usize },
-    /// A phase naming a group value that is not one of [`crate::Key`]'s.
-    GroupKey { name: String },
+    /// A phase anneals between group values the group does not hold.
+    MissingValue { key: String },
     /// A float parameter's values for a sweep, `len` of them where `count` configurations
     /// were asked for.
     ColumnLength {
@@ -212,11 +215,12 @@ impl fmt::Display for Need {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Need::Outputs { values, bytes } => {
-                write!(f, "lr needs {values} values ({bytes} bytes)")
+                write!(f, "lr needs {values} values ({})", Size(*bytes))
             }
             Need::Configurations { configs, bytes } => write!(
                 f,
-                "the broadcast parameters make {configs} configurations ({bytes} bytes)"
+                "the broadcast parameters make {configs} configurations ({})",
+                Size(*bytes)
             ),
         }
     }
@@ -265,32 +269,47 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::InConfig { index, source } => write!(
+                f,
+                "{source} (in configuration {index} of the broadcast parameters)"
+            ),
+            Error::ZeroWidthPhase {
+                hint,
+                phase,
+                step,
+                at,
+            } => write!(
+                f,
+                "step {step} falls in phase {} of the schedule, which starts and ends at step \
+                 {at:?} (zero width): torch's OneCycleLR would fail here with \
+                 ZeroDivisionError. {hint}",
+                phase + 1
+            ),
+            _ => self
+                .fmt_request(f)
+                .or_else(|| self.fmt_output(f))
+                .unwrap_or_else(|| self.fmt_argument(f)),
+        }
+    }
+}
+
+impl Error {
+    /// The messages of a parameter or schedule that is invalid in itself.
+    fn fmt_argument(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Error::TotalSteps { value } => not_positive_steps(f, value),
-            Error::TotalStepsRange { value } => {
-                if self.kind() == Kind::Overflow {
-                    write!(f, "total_steps must be at most 2**63 - 1, got {value}")
-                } else {
-                    not_positive_steps(f, value)
-                }
+            Error::TotalStepsRange { value } if self.kind() == Kind::Overflow => {
+                write!(f, "total_steps must be at most 2**63 - 1, got {value}")
             }
+            Error::TotalStepsRange { value } => not_positive_steps(f, value),
             Error::AnnealStrategy { value } => write!(
                 f,
-                "anneal_strategy must be 'cos' or 'linear', got {value:?}"
+                "anneal_strategy must be {}, got {value}",
+                Anneal::choices()
             ),
             Error::Dtype { value } => write!(
                 f,
                 "dtype must be numpy.float64 or numpy.float32, got {value}"
-            ),
-            Error::Out { problem } => write!(f, "{problem}"),
-            Error::BeyondMemory {
-                need,
-                total,
-                machine,
-            } => write!(
-                f,
-                "{need}, more than can be allocated (the call needs {total} bytes, the machine \
-                 has {machine}); ask for a window with start= and stop=, or fewer \
-                 configurations"
             ),
             Error::PctStart { value } => write!(
                 f,
@@ -303,6 +322,20 @@ impl fmt::Display for Error {
             Error::NotFinite { name, value } => {
                 write!(f, "{name} must be a finite number, got {value:?}")
             }
+            Error::MissingValue { key } => write!(
+                f,
+                "a phase anneals between group values the group lacks: no {key:?}"
+            ),
+            Error::Phases { reason } => write!(f, "invalid schedule phases: {reason}"),
+            // The others are written by fmt() and the functions it tries first.
+            _ => write!(f, "{self:?}"),
+        }
+    }
+
+    /// The messages of a window, a list of steps or outputs that do not fit the schedule
+    /// (`None` for other errors).
+    fn fmt_request(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
             Error::Window {
                 start,
                 stop,
@@ -329,23 +362,28 @@ impl fmt::Display for Error {
                 f,
                 "lr and momentum outputs must have the same length, got {lr} and {momentum}"
             ),
-            Error::GroupKey { name } => write!(f, "unknown group key {name:?}"),
             Error::ColumnLength { name, len, count } => write!(
                 f,
                 "{name} has {len} values for a sweep of {count} configurations"
             ),
-            Error::Phases { reason } => write!(f, "invalid schedule phases: {reason}"),
-            Error::ZeroWidthPhase {
-                hint,
-                phase,
-                step,
-                at,
+            _ => return None,
+        })
+    }
+
+    /// The messages of outputs that cannot be had or filled (`None` for other errors).
+    fn fmt_output(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Error::Out { problem } => write!(f, "{problem}"),
+            Error::BeyondMemory {
+                need,
+                total,
+                machine,
             } => write!(
                 f,
-                "step {step} falls in phase {} of the schedule, which starts and ends at step \
-                 {at:?} (zero width): torch's OneCycleLR would fail here with \
-                 ZeroDivisionError. {hint}",
-                phase + 1
+                "{need}, more than can be allocated (the call needs {}, the machine has {}); \
+                 ask for a window with start= and stop=, or fewer configurations",
+                Size(*total),
+                Size(u128::from(*machine))
             ),
             Error::TooLarge {
                 what,
@@ -353,16 +391,31 @@ impl fmt::Display for Error {
                 bytes,
             } => write!(
                 f,
-                "{what} needs {elements} values ({bytes} bytes), more than can be allocated; \
-                 ask for a window with start= and stop=, or fill preallocated arrays"
+                "{what} needs {elements} values ({}), more than can be allocated; ask for a \
+                 window with start= and stop=, or fill preallocated arrays",
+                Size(*bytes)
             ),
-            Error::InConfig { index, source } => {
-                write!(
-                    f,
-                    "{source} (in configuration {index} of the broadcast parameters)"
-                )
-            }
+            _ => return None,
+        })
+    }
+}
+
+/// A number of bytes as people read it: `512 bytes`, `1.5 KiB`, `72.8 TiB`.
+pub struct Size(pub u128);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        if self.0 < 1024 {
+            return write!(f, "{} bytes", self.0);
         }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
     }
 }
 

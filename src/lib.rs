@@ -12,8 +12,8 @@
 //! - [`fast_cos`]: the vectorisable cosine of [`Accuracy::Fast`] (opt-in, not bit-exact).
 //! - [`simd`]: the fill loops are compiled for the target's baseline, AVX2 and AVX-512F,
 //!   and the widest the CPU has is used; every level gives the same bits.
-//! - [`bench_floors`]: benchmark support, not the schedule: what a fill is measured
-//!   against.
+//! - `bench_floors` (the `bench` feature): benchmark support, not the schedule: what a
+//!   fill is measured against.
 //!
 //! Nothing here knows about Python; the `python` feature adds the `onecycle._core` binding.
 //!
@@ -34,6 +34,7 @@
 //! # Ok::<(), onecycle::Error>(())
 //! ```
 
+#[cfg(feature = "bench")]
 pub mod bench_floors;
 pub mod config;
 pub mod cycle;

@@ -60,7 +60,7 @@ mod tests {
         let err = check_fits(1, 1000, 8, 6, Some(10_000)).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("lr needs 1000 values (8000 bytes)"),
+                .starts_with("lr needs 1000 values (7.8 KiB)"),
             "{err}"
         );
         assert!(err.is_memory());

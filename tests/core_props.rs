@@ -8,10 +8,32 @@
 
 use std::f64::consts::PI;
 
+use onecycle::error::Size;
 use onecycle::fill::{
-    alloc_len, prepare, prepare_steps, try_zeroed, Prepared, Request, PARALLEL_MIN_STEPS,
+    alloc_len, fill_window, prepare, prepare_steps, try_zeroed, Prepared, Request,
+    PARALLEL_MIN_STEPS,
 };
 use onecycle::{schedule, Accuracy, Anneal, Config, Error, Key, OneCycle, Phase, Values};
+
+/// torch's five group keys and two of another name (a phase list may name any key).
+fn all_keys() -> Vec<Key> {
+    let mut keys = Key::TORCH.to_vec();
+    keys.extend([Key::new("lr_at_replan"), Key::new("momentum_at_replan")]);
+    keys
+}
+
+/// Steps `[start, start + lr.len())` of `cycle` for a group holding `values`, as
+/// `onecycle::fill::fill_window` fills them.
+fn fill(
+    cycle: &OneCycle,
+    values: &Values,
+    start: u64,
+    (lr, momentum): (&mut [f64], &mut [f64]),
+    threads: bool,
+) -> Result<(), Error> {
+    let prepared = Prepared::new(cycle.clone(), values)?;
+    fill_window(&prepared, start, (lr, momentum), threads)
+}
 use proptest::prelude::*;
 
 // --- the oracle: torch's `get_lr`, one step at a time ------------------------------------
@@ -82,13 +104,9 @@ fn torch_window(
         .map(|s| {
             let (i, pct) = torch_locate(phases, i128::from(s)).ok_or(s)?;
             let p = &phases[i];
-            let lr = torch_anneal(anneal, values.get(p.start_lr), values.get(p.end_lr), pct);
-            let m = torch_anneal(
-                anneal,
-                values.get(p.start_momentum),
-                values.get(p.end_momentum),
-                pct,
-            );
+            let [lr0, lr1, m0, m1] = p.keys().map(|k| values.get(k).unwrap());
+            let lr = torch_anneal(anneal, lr0, lr1, pct);
+            let m = torch_anneal(anneal, m0, m1, pct);
             Ok((bits_of(lr), bits_of(m)))
         })
         .collect()
@@ -156,7 +174,7 @@ fn anneal() -> impl Strategy<Value = Anneal> {
 }
 
 fn key() -> impl Strategy<Value = Key> {
-    prop::sample::select(Key::ALL.to_vec())
+    prop::sample::select(all_keys())
 }
 
 prop_compose! {
@@ -271,25 +289,14 @@ prop_compose! {
         end_step in prop_oneof![garbage_f64(), -2.0..400.0f64, (0..400i32).prop_map(f64::from)],
         keys in [key(), key(), key(), key()],
     ) -> Phase {
-        Phase {
-            end_step,
-            start_lr: keys[0],
-            end_lr: keys[1],
-            start_momentum: keys[2],
-            end_momentum: keys[3],
-        }
+        Phase::new(end_step, keys)
     }
 }
 
+/// A value for each of [`all_keys`].
 fn values() -> impl Strategy<Value = Values> {
-    [
-        garbage_f64(),
-        garbage_f64(),
-        garbage_f64(),
-        garbage_f64(),
-        garbage_f64(),
-    ]
-    .prop_map(|[a, b, c, d, e]| Values::new(a, b, c, d, e))
+    prop::collection::vec(garbage_f64(), all_keys().len())
+        .prop_map(|v| all_keys().into_iter().zip(v).collect())
 }
 
 // --- bad inputs of the Rust API, one table ------------------------------------------------
@@ -464,19 +471,16 @@ fn every_bad_window_is_an_error_naming_it() {
 fn outputs_of_the_wrong_length_and_overflowing_windows_are_errors() {
     let (cycle, values) = Config::new(100, 0.1).build().unwrap();
     let (mut lr5, mut m6) = (vec![0.0f64; 5], vec![0.0f64; 6]);
-    let message = cycle
-        .fill(&values, 0, &mut lr5, &mut m6)
+    let message = fill(&cycle, &values, 0, (&mut lr5, &mut m6), false)
         .unwrap_err()
         .to_string();
     assert!(message.contains("same length, got 5 and 6"), "{message}");
-    let message = cycle
-        .fill_parallel(&values, 0, &mut lr5, &mut m6)
+    let message = fill(&cycle, &values, 0, (&mut lr5, &mut m6), true)
         .unwrap_err()
         .to_string();
     assert!(message.contains("same length"), "{message}");
     let (mut lr, mut m) = (vec![0.0f64; 5], vec![0.0f64; 5]);
-    let message = cycle
-        .fill(&values, u64::MAX - 2, &mut lr, &mut m)
+    let message = fill(&cycle, &values, u64::MAX - 2, (&mut lr, &mut m), false)
         .unwrap_err()
         .to_string();
     assert!(
@@ -505,16 +509,12 @@ fn outputs_too_large_are_memory_errors_naming_the_size() {
     let err = schedule::<f64>(&huge, 0, 1 << 62).unwrap_err();
     assert!(err.is_memory());
     let message = err.to_string();
-    assert!(
-        message.contains("lr needs 4611686018427387904 values (36893488147419103232 bytes)"),
-        "{message}"
-    );
+    let want = format!("lr needs {} values ({})", 1u64 << 62, Size(8 << 62));
+    assert!(message.contains(&want), "{message}");
+    assert!(message.contains("(32.0 EiB)"), "{message}");
     let err = schedule::<f32>(&huge, 0, 1 << 63).unwrap_err();
     assert!(err.is_memory(), "{err}");
-    assert!(
-        err.to_string().contains("(36893488147419103232 bytes)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("(32.0 EiB)"), "{err}");
     assert!(alloc_len::<f64>("lr", u128::MAX).is_err());
     assert!(try_zeroed::<f64>("lr", 1 << 60).unwrap_err().is_memory());
 }
@@ -612,11 +612,7 @@ proptest! {
         };
         let m_len = momentum_len.unwrap_or(len);
         let (mut lr, mut m) = (vec![-7.0f64; len], vec![-7.0f64; m_len]);
-        let result = if parallel {
-            cycle.fill_parallel(&values, start, &mut lr, &mut m)
-        } else {
-            cycle.fill(&values, start, &mut lr, &mut m)
-        };
+        let result = fill(&cycle, &values, start, (&mut lr, &mut m), parallel);
         if m_len != len {
             prop_assert!(matches!(result, Err(Error::LengthMismatch { .. })), "{:?}", result);
         } else if start.checked_add(len as u64).is_none() {
@@ -829,8 +825,8 @@ proptest! {
         let Ok((cycle, values)) = config.build() else { return Ok(()); };
         let (mut a, mut am) = (vec![0.0f64; len], vec![0.0f64; len]);
         let (mut b, mut bm) = (vec![0.0f64; len], vec![0.0f64; len]);
-        let serial = cycle.fill(&values, start, &mut a, &mut am);
-        let parallel = cycle.fill_parallel(&values, start, &mut b, &mut bm);
+        let serial = fill(&cycle, &values, start, (&mut a, &mut am), false);
+        let parallel = fill(&cycle, &values, start, (&mut b, &mut bm), true);
         match (serial, parallel) {
             (Ok(()), Ok(())) => prop_assert_eq!(bits(&a, &am), bits(&b, &bm)),
             (Err(x), Err(y)) => prop_assert!(same_error(&x, &y), "{} vs {}", x, y),

@@ -375,7 +375,7 @@ def test_runs_with_the_gil_released() -> None:
             ValueError,
             r"step 0 falls in phase 1 .* pct_start \* total_steps == 1",
         ),
-        ((10**13, 0.1), {}, MemoryError, r"lr needs 10000000000000 values \(80000000000000 bytes\)"),
+        ((10**13, 0.1), {}, MemoryError, r"lr needs 10000000000000 values \(72.8 TiB\)"),
     ],
 )
 def test_bad_input(args: tuple, kwargs: dict, error: type, pattern: str) -> None:

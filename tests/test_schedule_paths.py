@@ -146,9 +146,9 @@ def test_read_only_and_overlapping_outputs_are_refused_untouched() -> None:
     with pytest.raises(ValueError, match=r"out: the momentum array"):
         _core.schedule(
             shape=(),
+            at=(0, 100),
+            output={"dtype": None, "exact": True, "out": (lr, lr), "memory": None},
             total_steps=100,
-            start=0,
-            stop=100,
             three_phase=False,
             anneal_strategy="cos",
             max_lr=0.1,
@@ -157,7 +157,6 @@ def test_read_only_and_overlapping_outputs_are_refused_untouched() -> None:
             final_div_factor=1e4,
             base_momentum=0.85,
             max_momentum=0.95,
-            out=(lr, lr),
         )
     assert not lr.any()
     # Invalid parameters are reported before anything is written.

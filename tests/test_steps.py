@@ -189,7 +189,11 @@ def test_bad_phase_layout_arguments() -> None:
 def test_binding_refuses_unknown_parameters() -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'float32'"):
         _core.schedule(
-            shape=(), start=0, float32=False, **{n: d for n, _, d, _, _ in _core.PARAMETERS if d is not None}
+            shape=(),
+            at=(0, None),
+            output={"dtype": None, "exact": True, "out": None, "memory": None},
+            float32=False,
+            **{n: d for n, _, d, _, _ in _core.PARAMETERS if d is not None},
         )
 
 

@@ -1,18 +1,19 @@
 """The Rust extension module. Use ``onecycle.schedule`` and ``onecycle.OneCycleLR``."""
 
-from typing import Any, final
+from typing import Any, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "FAST_MAX_ULP",
+    "GROUP_KEYS",
     "PARALLEL_MIN_STEPS",
     "PARAMETERS",
+    "PHASE_KEYS",
+    "STRATEGIES",
     "Cycle",
     "__version__",
-    "_cos_floor",
-    "_write_floor",
     "phase_ends",
     "schedule",
     "simd",
@@ -24,30 +25,34 @@ PARALLEL_MIN_STEPS: int
 FAST_MAX_ULP: float
 # (name, kind, default, help, choices) of each schedule parameter, in signature order.
 PARAMETERS: tuple[tuple[str, str, int | float | str | bool | None, str, tuple[str, ...]], ...]
+# The group keys torch's constructor writes, in the order initial_lr, max_lr, min_lr,
+# max_momentum, base_momentum.
+GROUP_KEYS: tuple[str, ...]
+# The keys of a phase dict of torch's `_schedule_phases`, end_step first.
+PHASE_KEYS: tuple[str, ...]
+# The anneal_strategy names.
+STRATEGIES: tuple[str, ...]
 
 _Row = tuple[float, str, str, str, str]
+
+class _Output(TypedDict):
+    dtype: np.dtype[Any] | None
+    exact: bool
+    out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None
+    memory: int | None
 
 def schedule(
     *,
     shape: tuple[int, ...],
-    start: int,
-    stop: int | None = None,
-    steps: npt.NDArray[np.int64] | None = None,
-    dtype: np.dtype[Any] | None = None,
-    exact: bool = True,
-    out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
-    memory: int | None = None,
+    at: tuple[int, int | None] | npt.NDArray[np.int64],
+    output: _Output,
     **params: object,
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 def phase_ends(*, total_steps: int, pct_start: float, three_phase: bool) -> list[float]: ...
-def _cos_floor(n: int) -> float: ...
-def _write_floor(
-    n: int, float32: bool
-) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 
 @final
 class Cycle:
-    def __new__(cls, phases: list[_Row], anneal_strategy: str) -> Cycle: ...
+    def __new__(cls, phases: list[_Row], anneal_strategy: object) -> Cycle: ...
     def advance(
         self,
         step: int,
@@ -60,7 +65,7 @@ class Cycle:
         self,
         steps: npt.NDArray[np.int64],
         total_steps: int,
-        values: tuple[float, float, float, float, float],
+        values: dict[str, float],
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
     def __reduce__(self) -> tuple[type[Cycle], tuple[list[_Row], str]]: ...
 

@@ -20,9 +20,8 @@ from onecycle._schedule import FLOAT_PARAMETERS, PARAMETER_NAMES, schedule
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from onecycle._range_result import RangeTestResult
 
-__all__ = ["MAX_CONFIGS", "MAX_POINTS", "Curve", "curve", "draw", "draw_range_test", "plot"]
+__all__ = ["MAX_CONFIGS", "MAX_POINTS", "Curve", "check_axes", "curve", "draw", "plot"]
 
 # Longer schedules are drawn through this many evenly spaced steps (and the phase ends).
 MAX_POINTS = 20_000
@@ -192,11 +191,11 @@ def axes_pair(ax: Axes | tuple[Axes, Axes] | None, what: str) -> tuple[Axes, Axe
         if len(ax) != 2:
             raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got a tuple of {len(ax)}")
         return ax
-    _check_axes(ax, "a matplotlib Axes or a pair of them")
+    check_axes(ax, "a matplotlib Axes or a pair of them")
     return ax, ax.twinx()
 
 
-def _check_axes(ax: object, wanted: str) -> None:
+def check_axes(ax: object, wanted: str) -> None:
     """``TypeError`` unless ``ax`` is a matplotlib Axes (``wanted`` says what was)."""
     from matplotlib.axes import Axes as AxesClass
 
@@ -273,37 +272,3 @@ def _configurations(params: dict[str, Any], shape: tuple[int, ...]) -> tuple[lis
         config.update((name, float(a[index])) for name, a in arrays.items())
         configs.append(config)
     return configs, swept
-
-
-def draw_range_test(ax: Axes | None, result: RangeTestResult, method: str | None) -> Axes:
-    """The loss of an LR range test against the learning rate (a logarithmic axis): each
-    step's loss (thin, pale), the smoothed loss (the suggestions read this one), and the
-    learning rate ``method`` suggests (a dot on the smoothed loss and a dotted line,
-    labelled with its value), in the markers' style of :func:`draw`."""
-    matplotlib_or_explain("RangeTestResult.plot")
-    index = None if method is None else result.suggest_index(method)  # type: ignore[arg-type]
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    else:
-        _check_axes(ax, "a matplotlib Axes")
-    ax.plot(result.lrs, result.losses, color="C0", alpha=0.35, linewidth=0.8, label="loss")
-    ax.plot(result.lrs, result.smoothed_losses, color="C0", label="smoothed loss")
-    if index is not None:
-        lr, loss = float(result.lrs[index]), float(result.smoothed_losses[index])
-        ax.axvline(lr, color="C3", linestyle=":", linewidth=0.8)
-        ax.plot([lr], [loss], "o", color="C3", markersize=5, label=f"suggested ({method}): {lr:.3g}")
-    ax.set_xscale("log")
-    finite = result.smoothed_losses[np.isfinite(result.smoothed_losses)]
-    if finite.size:
-        raw = result.losses[np.isfinite(result.losses)]
-        low, high = float(min(finite.min(), raw.min(initial=np.inf))), float(finite.max())
-        span = high - low or abs(high) or 1.0
-        # From the lowest loss to the highest smoothed one: spikes of the raw loss (a
-        # diverging tail) do not flatten the rest.
-        ax.set_ylim(low - 0.1 * span, high + 0.1 * span)
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
-    ax.legend(fontsize=8, loc="best")
-    return ax

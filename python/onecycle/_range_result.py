@@ -264,9 +264,35 @@ class RangeTestResult:
         ValueError
             As :meth:`suggest`, when ``method`` cannot suggest.
         """
-        from onecycle._plot import draw_range_test
+        from onecycle._plot import check_axes, matplotlib_or_explain
 
-        return draw_range_test(ax, self, method)
+        matplotlib_or_explain("RangeTestResult.plot")
+        index = None if method is None else self.suggest_index(method)
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+        else:
+            check_axes(ax, "a matplotlib Axes")
+        ax.plot(self.lrs, self.losses, color="C0", alpha=0.35, linewidth=0.8, label="loss")
+        ax.plot(self.lrs, self.smoothed_losses, color="C0", label="smoothed loss")
+        if index is not None:
+            lr, loss = float(self.lrs[index]), float(self.smoothed_losses[index])
+            ax.axvline(lr, color="C3", linestyle=":", linewidth=0.8)
+            ax.plot([lr], [loss], "o", color="C3", markersize=5, label=f"suggested ({method}): {lr:.3g}")
+        ax.set_xscale("log")
+        finite = self.smoothed_losses[np.isfinite(self.smoothed_losses)]
+        if finite.size:
+            raw = self.losses[np.isfinite(self.losses)]
+            low, high = float(min(finite.min(), raw.min(initial=np.inf))), float(finite.max())
+            span = high - low or abs(high) or 1.0
+            # From the lowest loss to the highest smoothed one: spikes of the raw loss (a
+            # diverging tail) do not flatten the rest.
+            ax.set_ylim(low - 0.1 * span, high + 0.1 * span)
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=8, loc="best")
+        return ax
 
     def suggest(
         self,

@@ -444,37 +444,9 @@ def lr_range_test(
         An argument out of range; ``batches`` yields no batch; the first step's loss is
         NaN or infinite.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_optimizer(optimizer, "lr_range_test")
-    if (loss_fn is None) == (step_fn is None):
-        raise TypeError("lr_range_test needs exactly one of loss_fn and step_fn")
-    for name, function in (("loss_fn", loss_fn), ("step_fn", step_fn)):
-        if function is not None and not callable(function):
-            raise TypeError(f"{name} must be callable, got {type(function).__name__}")
-    if not (hasattr(batches, "__iter__") or hasattr(batches, "__getitem__")):
-        raise TypeError(f"batches must be an iterable of batches, got {type(batches).__name__}")
+    _check_arguments(model, optimizer, batches, (loss_fn, step_fn), (stop_on_divergence, progress))
     settings = check_settings(start_lr, end_lr, num_steps, mode, smoothing, divergence_factor)
-    if not isinstance(stop_on_divergence, bool):
-        raise TypeError(f"stop_on_divergence must be True or False, got {stop_on_divergence!r}")
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None, got {progress!r}")
-
-    def loss_step(batch: Any) -> Any:
-        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise TypeError(
-                "with loss_fn, each batch must be an (inputs, targets) pair, got "
-                f"{type(batch).__name__}{f' of {len(batch)}' if isinstance(batch, (tuple, list)) else ''}; "
-                "pass step_fn for other batches"
-            )
-        inputs, targets = batch
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)  # type: ignore[misc]
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    take_step = step_fn if step_fn is not None else loss_step
+    take_step = step_fn if step_fn is not None else _loss_step(model, optimizer, loss_fn)  # type: ignore[arg-type]
     snapshot = _Snapshot(model, optimizer, _generators(batches))
     try:
         test = LRRangeTest(
@@ -486,24 +458,85 @@ def lr_range_test(
             smoothing=settings.smoothing,
             divergence_factor=settings.divergence_factor,
         )
-        with progress_bar(progress, settings.num_steps, desc="LR range test") as bar:
-            for batch in _cycle(batches):
-                test.record(take_step(batch))
-                if bar is not None:
-                    bar.update()
-                    bar.set_postfix(
-                        lr=f"{test._lrs[-1]:.3g}", loss=f"{test._smoothed[-1]:.4g}", refresh=False
-                    )
-                if len(test._losses) == 1 and not math.isfinite(test._losses[0]):
-                    raise ValueError(
-                        f"the loss of the first batch is {test._losses[0]}, before the test changed "
-                        "anything: check the model, the data and the loss function"
-                    )
-                if (test.diverged and stop_on_divergence) or len(test._losses) >= settings.num_steps:
-                    break
-                test.step()
-        if not test._losses:
-            raise ValueError("batches yielded no batch: the range test needs at least one")
+        _run(test, batches, take_step, stop_on_divergence=stop_on_divergence, progress=progress)
         return test.result()
     finally:
         snapshot.restore()
+
+
+def _check_arguments(
+    model: Any,
+    optimizer: Any,
+    batches: Any,
+    functions: tuple[Any, Any],
+    flags: tuple[Any, Any],
+) -> None:
+    """:func:`lr_range_test`'s checks of its arguments other than the test's settings:
+    ``functions`` is ``(loss_fn, step_fn)``, ``flags`` ``(stop_on_divergence, progress)``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_optimizer(optimizer, "lr_range_test")
+    loss_fn, step_fn = functions
+    if (loss_fn is None) == (step_fn is None):
+        raise TypeError("lr_range_test needs exactly one of loss_fn and step_fn")
+    for name, function in (("loss_fn", loss_fn), ("step_fn", step_fn)):
+        if function is not None and not callable(function):
+            raise TypeError(f"{name} must be callable, got {type(function).__name__}")
+    if not (hasattr(batches, "__iter__") or hasattr(batches, "__getitem__")):
+        raise TypeError(f"batches must be an iterable of batches, got {type(batches).__name__}")
+    stop_on_divergence, progress = flags
+    if not isinstance(stop_on_divergence, bool):
+        raise TypeError(f"stop_on_divergence must be True or False, got {stop_on_divergence!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+
+
+def _loss_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable[[Any, Any], Any]
+) -> Callable[[Any], Any]:
+    """One training step on an ``(inputs, targets)`` batch with ``loss_fn``; returns the loss."""
+
+    def loss_step(batch: Any) -> Any:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(
+                "with loss_fn, each batch must be an (inputs, targets) pair, got "
+                f"{type(batch).__name__}{f' of {len(batch)}' if isinstance(batch, (tuple, list)) else ''}; "
+                "pass step_fn for other batches"
+            )
+        inputs, targets = batch
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return loss_step
+
+
+def _run(
+    test: LRRangeTest,
+    batches: Any,
+    take_step: Callable[[Any], Any],
+    *,
+    stop_on_divergence: bool,
+    progress: bool | None,
+) -> None:
+    """Step ``test`` through ``batches`` (again from the start when they run out) until it
+    has its steps, or it diverged and ``stop_on_divergence``."""
+    num_steps = test.num_steps
+    with progress_bar(progress, num_steps, desc="LR range test") as bar:
+        for batch in _cycle(batches):
+            test.record(take_step(batch))
+            if bar is not None:
+                bar.update()
+                bar.set_postfix(lr=f"{test._lrs[-1]:.3g}", loss=f"{test._smoothed[-1]:.4g}", refresh=False)
+            if len(test._losses) == 1 and not math.isfinite(test._losses[0]):
+                raise ValueError(
+                    f"the loss of the first batch is {test._losses[0]}, before the test changed "
+                    "anything: check the model, the data and the loss function"
+                )
+            if (test.diverged and stop_on_divergence) or len(test._losses) >= num_steps:
+                break
+            test.step()
+    if not test._losses:
+        raise ValueError("batches yielded no batch: the range test needs at least one")

@@ -227,8 +227,6 @@ def schedule(
         raise TypeError("steps= takes the place of start= and stop=: give one or the other")
     else:
         steps = _steps(steps)
-    if not isinstance(anneal_strategy, str):
-        raise TypeError(f"anneal_strategy must be 'cos' or 'linear', got {type(anneal_strategy).__name__}")
     if not isinstance(three_phase, (bool, np.bool_)):
         raise TypeError(f"three_phase must be a bool, got {type(three_phase).__name__}")
     params["three_phase"] = bool(three_phase)
@@ -244,17 +242,9 @@ def schedule(
         except TypeError as e:
             raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from e
     shape = _broadcast_floats(params)
-    lr, momentum = _core.schedule(
-        shape=shape,
-        start=start,
-        stop=stop,
-        steps=steps,
-        dtype=dtype,
-        exact=bool(exact),
-        out=out,
-        memory=_MEMORY,
-        **params,
-    )
+    output: _core._Output = {"dtype": dtype, "exact": bool(exact), "out": out, "memory": _MEMORY}
+    at = (start, stop) if steps is None else steps
+    lr, momentum = _core.schedule(shape=shape, at=at, output=output, **params)
     return Schedule(lr, momentum)
 
 

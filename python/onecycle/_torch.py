@@ -15,7 +15,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
-from onecycle._core import Cycle
+from onecycle._core import GROUP_KEYS, PHASE_KEYS, STRATEGIES, Cycle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,7 +61,7 @@ _VERBOSE_DEFAULT: Any = _TORCH_PARAMETERS["verbose"].default if _TORCH_HAS_VERBO
 _ANNEAL_ATTR = "_anneal_func_type" if hasattr(_TorchOneCycleLR, "_anneal_func") else "anneal_func"
 _ANNEAL_FUNCTIONS = {
     getattr(func, "__func__", func): name
-    for name in ("cos", "linear")
+    for name in STRATEGIES
     if (func := getattr(_TorchOneCycleLR, f"_annealing_{name}", None)) is not None
 }
 
@@ -498,7 +498,9 @@ class OneCycleLR(_TorchOneCycleLR):
         if cycle is None:
             raise ValueError("plot() needs the scheduler's phases in torch's form (a list of phase dicts)")
         groups = self.optimizer.param_groups
-        missing = [key for key in _PLOTTED_KEYS[: 3 + 2 * bool(self.cycle_momentum)] if key not in groups[0]]
+        lr_keys, momentum_keys = _phase_keys(self._schedule_phases)
+        needed = lr_keys + momentum_keys * bool(self.cycle_momentum)
+        missing = [key for key in needed if key not in groups[0]]
         if missing:
             raise ValueError(f"plot() needs each group's {', '.join(missing)}, which group 0 lacks")
         ends = [float(p["end_step"]) for p in self._schedule_phases[:-1]]
@@ -506,10 +508,12 @@ class OneCycleLR(_TorchOneCycleLR):
         ax_lr, ax_momentum = _plot.axes_pair(ax, "OneCycleLR.plot")
         curves = []
         for i, group in enumerate(groups):
-            values = tuple(float(group.get(key, float("nan"))) for key in _PLOTTED_KEYS)
-            lr, momentum = cycle.values_at(steps, self.total_steps, values)  # type: ignore[arg-type]
+            # Momentum not cycled: its curve is NaN where the group lacks a value.
+            values = {key: float(group.get(key, float("nan"))) for key in lr_keys + momentum_keys}
+            lr, momentum = cycle.values_at(steps, self.total_steps, values)
             label = f"group {i}" if len(groups) > 1 else None
-            curves.append(_plot.Curve(label, steps, lr, momentum, ends, values[1]))
+            peak = float(group.get(_MAX_LR, float("nan")))
+            curves.append(_plot.Curve(label, steps, lr, momentum, ends, peak))
         _plot.draw(ax_lr, ax_momentum, curves, log_lr=log_lr, current_step=self.last_epoch)
         return ax_lr, ax_momentum
 
@@ -553,9 +557,16 @@ class _VerboseOneCycleLR(OneCycleLR):
                 print(f"Epoch {epoch_str}: adjusting learning rate of group {group} to {lr:.4e}.")
 
 
-# The group values a planned curve is computed from, in the core's order.
-_PLOTTED_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
-_PHASE_KEYS = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
+# The peak a plot marks: the group's max_lr, as torch's constructor names it.
+_MAX_LR = GROUP_KEYS[1]
+
+
+def _phase_keys(phases: Any) -> tuple[list[str], list[str]]:
+    """The group keys ``phases`` anneal the lr and the momentum between, each once, in
+    order of appearance."""
+    lr = dict.fromkeys(p[k] for p in phases for k in ("start_lr", "end_lr"))
+    momentum = dict.fromkeys(p[k] for p in phases for k in ("start_momentum", "end_momentum"))
+    return list(lr), [k for k in momentum if k not in lr]
 
 
 def _is_int(value: Any) -> bool:
@@ -597,9 +608,9 @@ def _check_state_dict(state_dict: Any, groups: int) -> None:
     for key in ("cycle_momentum", "use_beta1", "_is_initial", "_get_lr_called_within_step"):
         if key in state_dict and not isinstance(state_dict[key], int):
             raise bad(key, "True or False")
-    anneal = state_dict.get("_anneal_func_type", "cos")
-    if anneal not in ("cos", "linear"):
-        raise bad("_anneal_func_type", "'cos' or 'linear'", ValueError)
+    anneal = state_dict.get("_anneal_func_type", STRATEGIES[0])
+    if anneal not in STRATEGIES:
+        raise bad("_anneal_func_type", " or ".join(map(repr, STRATEGIES)), ValueError)
     for key in ("base_lrs", "_last_lr"):
         if key in state_dict:
             if not isinstance(state_dict[key], list):
@@ -614,11 +625,11 @@ def _check_state_dict(state_dict: Any, groups: int) -> None:
         raise bad("_schedule_phases", "a non-empty list of phase dicts")
     for i, phase in enumerate(phases):
         where = f"state_dict['_schedule_phases'][{i}]"
-        if not isinstance(phase, Mapping) or any(key not in phase for key in _PHASE_KEYS):
-            raise TypeError(f"{where} must be a dict with the keys {', '.join(_PHASE_KEYS)}, got {phase!r}")
+        if not isinstance(phase, Mapping) or any(key not in phase for key in PHASE_KEYS):
+            raise TypeError(f"{where} must be a dict with the keys {', '.join(PHASE_KEYS)}, got {phase!r}")
         end_step = phase["end_step"]
         if isinstance(end_step, bool) or not isinstance(end_step, (int, float)) or end_step != end_step:
             raise TypeError(f"{where}['end_step'] must be a number (not NaN), got {end_step!r}")
-        for key in _PHASE_KEYS[1:]:
+        for key in PHASE_KEYS[1:]:
             if not isinstance(phase[key], str):
                 raise TypeError(f"{where}[{key!r}] must be the name of a param_group key, got {phase[key]!r}")

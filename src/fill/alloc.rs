@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::Sample;
+use super::base::Sample;
 use crate::error::Error;
 
 /// `n` values of `T` as a length, or [`Error::TooLarge`] when they cannot be allocated as

@@ -19,81 +19,13 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use super::base::{Accuracy, Prepared, Sample, BLOCK};
+use super::factor::{Factor, FastCos, FastIn, FastOrPlatform, Pct, PlatformCos};
 use super::order::{self, ClassOrder};
-use super::steps::{Job, Positions, Source};
-use super::{Accuracy, Prepared, Sample, BLOCK};
-use crate::cycle::{Anneal, OneCycle, Phase, Values};
+use super::steps::{Bounds, Job, Positions, Source};
+use crate::cycle::Anneal;
 use crate::fast_cos;
 use crate::simd::{per_level, Level};
-
-/// How the annealing factor of one step is computed from its `pct`.
-pub(super) trait Factor {
-    fn at(pct: f64) -> f64;
-
-    /// Whether [`Factor::at`] is the factor at `pct` (the branch-free fast cosine is only
-    /// within its domain).
-    fn covers(_pct: f64) -> bool {
-        true
-    }
-}
-
-/// Linear: the factor is `pct` itself.
-pub(super) struct Pct;
-
-impl Factor for Pct {
-    fn at(pct: f64) -> f64 {
-        Anneal::Linear.factor(pct)
-    }
-}
-
-/// Cos with the platform's `f64::cos`, as torch.
-pub(super) struct PlatformCos;
-
-impl Factor for PlatformCos {
-    fn at(pct: f64) -> f64 {
-        Anneal::Cos.factor(pct)
-    }
-}
-
-/// Cos with [`fast_cos::cos`]: both of its kernels and a select, so a loop of it
-/// vectorises whatever the quadrants of its steps. Right only within its domain.
-pub(super) struct FastCos;
-
-impl Factor for FastCos {
-    #[inline(always)]
-    fn at(pct: f64) -> f64 {
-        fast_cos::cos(fast_cos::argument(pct)) + 1.0
-    }
-
-    fn covers(pct: f64) -> bool {
-        fast_cos::in_domain(pct)
-    }
-}
-
-/// [`FastCos`] for steps whose argument lies in quadrant `Q`: the one kernel it needs
-/// ([`fast_cos::cos_in`], the same value).
-pub(super) struct FastIn<const Q: u8>;
-
-impl<const Q: u8> Factor for FastIn<Q> {
-    #[inline(always)]
-    fn at(pct: f64) -> f64 {
-        fast_cos::cos_in(Q, fast_cos::argument(pct)) + 1.0
-    }
-}
-
-/// [`Accuracy::Fast`]'s factor at any `pct`: the fast cosine within its domain, the
-/// platform's outside it (the extra step, where `pct > 1`).
-pub(super) struct FastOrPlatform;
-
-impl Factor for FastOrPlatform {
-    fn at(pct: f64) -> f64 {
-        if fast_cos::in_domain(pct) {
-            FastCos::at(pct)
-        } else {
-            PlatformCos::at(pct)
-        }
-    }
-}
 
 /// A strategy and an accuracy: the rest of the formula, and which [`Factor`] fills which
 /// steps.
@@ -337,7 +269,6 @@ pub(super) struct Rows<'a, 'o, T, P: Positions> {
     pub positions: &'a P,
     /// The group's phases for the request.
     pub phases: &'a P::Phases,
-    pub cycle: &'a OneCycle,
     pub prepared: &'a [Prepared],
     pub block: &'a P::Block,
     pub outs: &'a mut [Out<'o, T>],
@@ -364,8 +295,7 @@ impl<T: Sample, P: Positions> Kernel for Rows<'_, '_, T, P> {
         for out in self.outs {
             let mut row = OneRow::<T, F> {
                 level: self.level,
-                phases: self.cycle.phases(),
-                values: &self.prepared[out.config].values,
+                bounds: self.prepared[out.config].bounds(),
                 factor,
                 lr: out.lr,
                 momentum: out.momentum,
@@ -410,8 +340,7 @@ impl<F, S: Source> Run<S> for Factors<'_, F> {
 /// One row: from the shared factors where there are (`apply`), else alone (`fused`).
 struct OneRow<'a, T, F> {
     level: Level,
-    phases: &'a [Phase],
-    values: &'a Values,
+    bounds: &'a Bounds,
     factor: Option<&'a [f64]>,
     lr: &'a mut [T],
     momentum: &'a mut [T],
@@ -420,7 +349,7 @@ struct OneRow<'a, T, F> {
 
 impl<T: Sample, F: Formula> Job for OneRow<'_, T, F> {
     fn piece<S: Source>(&mut self, at: Range<usize>, src: S) {
-        let row = src.row(F::ANNEAL, self.phases, self.values);
+        let row = src.row(F::ANNEAL, self.bounds);
         let (lr, momentum) = (&mut self.lr[at.clone()], &mut self.momentum[at.clone()]);
         if let Some(factor) = self.factor {
             apply::<T, F, S>(self.level, src, &row, &factor[at], lr, momentum);
@@ -522,7 +451,7 @@ mod tests {
             for s in 0..stop {
                 let (phase, pct) = cycle.locate(s as i64).unwrap();
                 let factor = FastOrPlatform::at(pct);
-                let [lr0, lr1, m0, m1] = cycle.phases()[phase].bounds(&values);
+                let [lr0, lr1, m0, m1] = cycle.phases()[phase].bounds(&values).unwrap();
                 let want = (
                     Anneal::Cos.interpolate(lr0, lr1, factor),
                     Anneal::Cos.interpolate(m0, m1, factor),

@@ -17,83 +17,41 @@
 //! for the widest vector instructions the CPU has ([`crate::simd`]).
 //!
 //! - this file: the public API;
+//! - `base`: what the parts share (element types, accuracy, block size, [`Prepared`]);
 //! - `plan`: configurations grouped by phases, rows cut into blocks and tasks;
-//! - `steps`: windows and lists of steps, each step's phase and `pct`;
+//! - `steps`: what a loop reads, and windows of steps: each step's phase and `pct`;
+//! - `list`: lists of steps in any order;
+//! - `factor`: the annealing factor of one `pct` (platform cos, fast cos, linear);
 //! - `kernel`: the loops, generic over the formula, compiled per vector level;
 //! - `order`: the platform `cos` called class by class of its argument, for steps out of
 //!   order;
 //! - `alloc`: output buffers, their size checked first ([`alloc_len`], [`try_zeroed`]).
 
 mod alloc;
+mod base;
+mod factor;
 mod kernel;
+mod list;
 mod order;
 mod plan;
 mod steps;
 
 pub use alloc::{alloc_len, try_zeroed};
+pub use base::{Accuracy, Prepared, Sample, BLOCK, PARALLEL_MIN_STEPS};
 
 use crate::config::Config;
-use crate::cycle::{OneCycle, Values};
+use crate::cycle::OneCycle;
 use crate::error::Error;
 use crate::simd::Level;
+use list::List;
 use plan::Plan;
-use steps::{List, Positions, Window};
-
-/// Below this many values per output, everything is filled on the calling thread: threads
-/// cost more than they save.
-pub const PARALLEL_MIN_STEPS: usize = 1 << 15;
-/// Steps per block: one block's factors (16 KiB) stay in the L1 cache while every
-/// configuration of its group reads them.
-pub const BLOCK: usize = 2048;
+use steps::{Positions, Window};
 
 /// The documented bound of [`Accuracy::Fast`]: each lr differs from the exact one by at
 /// most this many ulp of the largest learning rate the schedule anneals between
 /// (`max(initial_lr, max_lr, min_lr)`), each momentum by at most this many ulp of the
 /// larger momentum. (The cosine itself is within [`crate::fast_cos::MAX_ULP`] ulp.)
 pub const FAST_MAX_ULP: f64 = 2.0;
-
-/// How the cosine of the cos strategy is evaluated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Accuracy {
-    /// The platform's `f64::cos`: bit-identical to torch.
-    Exact,
-    /// [`crate::fast_cos::cos`], vectorised, within [`crate::fast_cos::MAX_ULP`] ulp of `f64::cos`.
-    /// Linear schedules are the same in both modes.
-    Fast,
-}
-
-/// An output element type. Values are computed in `f64`; `f32` outputs get them rounded to
-/// nearest (as `numpy.ndarray.astype(numpy.float32)` does).
-pub trait Sample: Copy + Send + Sync + 'static {
-    const ZERO: Self;
-    const ONE: Self;
-    fn from_f64(value: f64) -> Self;
-}
-
-impl Sample for f64 {
-    const ZERO: f64 = 0.0;
-    const ONE: f64 = 1.0;
-    #[inline]
-    fn from_f64(value: f64) -> f64 {
-        value
-    }
-}
-
-impl Sample for f32 {
-    const ZERO: f32 = 0.0;
-    const ONE: f32 = 1.0;
-    #[inline]
-    fn from_f64(value: f64) -> f32 {
-        value as f32
-    }
-}
-
-/// A checked configuration: its schedule and group values.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Prepared {
-    pub cycle: OneCycle,
-    pub values: Values,
-}
 
 /// Checks every configuration and the window `[start, stop)` against each, before any
 /// allocation or work.
@@ -119,7 +77,7 @@ pub fn prepare(configs: &[Config], start: u64, stop: u64) -> Result<Vec<Prepared
 /// [`Error::ZeroWidthPhase`] for its first step in a phase of zero width (in the order of
 /// `steps`).
 pub fn prepare_steps(configs: &[Config], steps: &[i64]) -> Result<Vec<Prepared>, Error> {
-    let bounds = steps::step_bounds(steps);
+    let bounds = list::step_bounds(steps);
     prepare_with(configs, |config, cycle, new_phases| {
         check_range(steps, bounds, config.total_steps)?;
         if new_phases {
@@ -135,7 +93,7 @@ pub fn prepare_steps(configs: &[Config], steps: &[i64]) -> Result<Vec<Prepared>,
 /// # Errors
 /// [`Error::Step`] for the first that does not.
 pub fn check_step_range(steps: &[i64], total_steps: i64) -> Result<(), Error> {
-    check_range(steps, steps::step_bounds(steps), total_steps)
+    check_range(steps, list::step_bounds(steps), total_steps)
 }
 
 /// [`check_step_range`] for steps whose lowest and highest are `(lowest, highest)`: they
@@ -187,7 +145,7 @@ fn prepare_with(
             if new_phases {
                 checked = Some(cycle.clone());
             }
-            Ok(Prepared { cycle, values })
+            Prepared::new(cycle, &values).map_err(|e| wrap(i, e))
         })
         .collect()
 }
@@ -273,6 +231,39 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Fills `lr[k]` and `momentum[k]` with one configuration's values at step `start + k`,
+/// on all cores when `threads` and the window has at least [`PARALLEL_MIN_STEPS`] steps.
+///
+/// # Errors
+/// [`Error::LengthMismatch`] for slices of different lengths,
+/// [`Error::WindowOverflow`] for a window past step `u64::MAX`,
+/// [`Error::ZeroWidthPhase`] where torch would divide by zero; the whole window is
+/// checked before anything is written.
+pub fn fill_window<T: Sample>(
+    prepared: &Prepared,
+    start: u64,
+    (lr, momentum): (&mut [T], &mut [T]),
+    threads: bool,
+) -> Result<(), Error> {
+    if lr.len() != momentum.len() {
+        return Err(Error::LengthMismatch {
+            lr: lr.len(),
+            momentum: momentum.len(),
+        });
+    }
+    let stop = start
+        .checked_add(lr.len() as u64)
+        .ok_or(Error::WindowOverflow {
+            start,
+            len: lr.len(),
+        })?;
+    let request = Request {
+        threads,
+        ..Request::new(std::slice::from_ref(prepared), Accuracy::Exact)
+    };
+    request.window(start, stop, lr, momentum)
+}
+
 /// Steps `[start, stop)` of one schedule as `(lr, momentum)` vectors.
 ///
 /// # Errors
@@ -325,7 +316,7 @@ fn zeroed<T: Sample>(n: u128) -> Result<(Vec<T>, Vec<T>), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cycle::{Anneal, Key};
+    use crate::cycle::{Anneal, Key, Phase};
 
     fn configs() -> Vec<Config> {
         let mut out = Vec::new();
@@ -384,13 +375,12 @@ mod tests {
     fn parallel_fill_equals_sequential_fill() {
         let config = Config::new(1_000_000, 1.0);
         let (cycle, values) = config.build().unwrap();
+        let prepared = Prepared::new(cycle, &values).unwrap();
         let n = 300_001;
         let (mut a, mut am) = (vec![0.0f64; n], vec![0.0f64; n]);
         let (mut b, mut bm) = (vec![0.0f64; n], vec![0.0f64; n]);
-        cycle.fill(&values, 250_000, &mut a, &mut am).unwrap();
-        cycle
-            .fill_parallel(&values, 250_000, &mut b, &mut bm)
-            .unwrap();
+        fill_window(&prepared, 250_000, (&mut a, &mut am), false).unwrap();
+        fill_window(&prepared, 250_000, (&mut b, &mut bm), true).unwrap();
         assert_eq!(a, b);
         assert_eq!(am, bm);
     }
@@ -530,11 +520,11 @@ mod tests {
         let (_, values) = config.build().unwrap();
         let scale = |keys: &[Key]| {
             keys.iter()
-                .map(|k| values.get(*k).abs())
+                .map(|k| values.get(k).unwrap().abs())
                 .fold(0.0, f64::max)
         };
-        let lr_scale = scale(&[Key::InitialLr, Key::MaxLr, Key::MinLr]);
-        let m_scale = scale(&[Key::MaxMomentum, Key::BaseMomentum]);
+        let lr_scale = scale(&[Key::INITIAL_LR, Key::MAX_LR, Key::MIN_LR]);
+        let m_scale = scale(&[Key::MAX_MOMENTUM, Key::BASE_MOMENTUM]);
         let (lr, m): (Vec<f64>, Vec<f64>) =
             schedule_with(config, start, stop, Accuracy::Exact).unwrap();
         let (flr, fm): (Vec<f64>, Vec<f64>) =
@@ -617,18 +607,17 @@ mod tests {
     #[test]
     fn mismatched_outputs_are_errors_not_panics() {
         let (cycle, values) = Config::new(10, 0.1).build().unwrap();
+        let one = Prepared::new(cycle, &values).unwrap();
         let (mut a, mut b) = (vec![0.0f64; 3], vec![0.0f64; 4]);
         assert!(matches!(
-            cycle.fill(&values, 0, &mut a, &mut b),
+            fill_window(&one, 0, (&mut a, &mut b), false),
             Err(Error::LengthMismatch { .. })
         ));
         let prepared = prepare(&[Config::new(10, 0.1)], 0, 5).unwrap();
         let request = Request::new(&prepared, Accuracy::Exact);
         assert!(request.window(0, 5, &mut a, &mut b).is_err());
         let (mut c, mut d) = (vec![0.0f64; 3], vec![0.0f64; 3]);
-        let err = cycle
-            .fill(&values, u64::MAX - 1, &mut c, &mut d)
-            .unwrap_err();
+        let err = fill_window(&one, u64::MAX - 1, (&mut c, &mut d), false).unwrap_err();
         assert!(matches!(err, Error::WindowOverflow { len: 3, .. }), "{err}");
     }
 
@@ -844,25 +833,23 @@ mod tests {
     fn steps_of_any_phase_list_and_any_i64_step_are_torchs() {
         // Phase lists no Config makes (five phases: each step's phase is searched for; an
         // empty phase; phases far beyond i64), and steps anywhere in i64, negative ones too.
-        let phase = |end_step: f64, keys: [Key; 4]| crate::cycle::Phase {
-            end_step,
-            start_lr: keys[0],
-            end_lr: keys[1],
-            start_momentum: keys[2],
-            end_momentum: keys[3],
-        };
-        let up = [
-            Key::InitialLr,
-            Key::MaxLr,
-            Key::MaxMomentum,
-            Key::BaseMomentum,
+        const UP: [Key; 4] = [
+            Key::INITIAL_LR,
+            Key::MAX_LR,
+            Key::MAX_MOMENTUM,
+            Key::BASE_MOMENTUM,
         ];
-        let down = [Key::MaxLr, Key::MinLr, Key::BaseMomentum, Key::MaxMomentum];
+        const DOWN: [Key; 4] = [
+            Key::MAX_LR,
+            Key::MIN_LR,
+            Key::BASE_MOMENTUM,
+            Key::MAX_MOMENTUM,
+        ];
         let lists = [
-            vec![(3.0, up), (7.5, down), (7.9, up), (12.0, down), (200.0, up)],
-            vec![(10.0, up), (5.0, down), (99.0, up)],
-            vec![(-1e30, up), (20.0, down), (1e30, up)],
-            vec![(50.0, down)],
+            vec![(3.0, UP), (7.5, DOWN), (7.9, UP), (12.0, DOWN), (200.0, UP)],
+            vec![(10.0, UP), (5.0, DOWN), (99.0, UP)],
+            vec![(-1e30, UP), (20.0, DOWN), (1e30, UP)],
+            vec![(50.0, DOWN)],
         ];
         let mut steps: Vec<i64> = (-30..=230).rev().collect();
         steps.extend([
@@ -873,15 +860,15 @@ mod tests {
             (1 << 53) + 1,
             -(1 << 60),
         ]);
-        let values = Values::from_max_lr(0.1, 25.0, 1e4, 0.95, 0.85);
-        for list in lists {
+        let (_, values) = Config::new(1, 0.1).build().unwrap();
+        for list in &lists {
             for anneal in [Anneal::Cos, Anneal::Linear] {
-                let phases = list.iter().map(|&(e, k)| phase(e, k)).collect();
+                let phases = list
+                    .iter()
+                    .map(|(e, k)| Phase::new(*e, k.clone()))
+                    .collect();
                 let cycle = OneCycle::from_phases(phases, anneal).unwrap();
-                let prepared = [Prepared {
-                    cycle: cycle.clone(),
-                    values,
-                }];
+                let prepared = [Prepared::new(cycle.clone(), &values).unwrap()];
                 for level in Level::available() {
                     let request = Request {
                         level,

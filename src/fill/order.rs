@@ -12,8 +12,8 @@
 
 use std::cell::RefCell;
 
-use super::kernel::{Factor, PlatformCos};
-use super::BLOCK;
+use super::base::BLOCK;
+use super::factor::{Factor, PlatformCos};
 use crate::simd::{per_level, Level};
 
 /// Where the classes of `pct` begin: the arguments of glibc's branches (0.855469, pi/2,

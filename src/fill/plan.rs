@@ -10,10 +10,10 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::base::{Accuracy, Prepared, Sample, BLOCK};
 use super::kernel::{dispatch, Out, Rows};
 use super::steps::Positions;
-use super::{Accuracy, Prepared, Sample, BLOCK};
-use crate::cycle::{Anneal, Key, OneCycle};
+use crate::cycle::{Anneal, OneCycle};
 use crate::error::Error;
 use crate::simd::Level;
 
@@ -50,20 +50,18 @@ impl<'r, P: Positions> Plan<'r, P> {
     /// [`Error::ZeroWidthPhase`] from the first group with a step in a phase of zero
     /// width.
     pub(super) fn new(prepared: &'r [Prepared], positions: &'r P) -> Result<Self, Error> {
-        type Shape = (Anneal, Vec<(u64, [Key; 4])>);
+        // Configurations share the factors where their phases end at the same steps.
+        type Shape = (Anneal, Vec<u64>);
         let mut index: HashMap<Shape, usize> = HashMap::new();
         let mut groups = Vec::new();
         let mut group_of = Vec::with_capacity(prepared.len());
-        for Prepared { cycle, .. } in prepared {
+        for cycle in prepared.iter().map(Prepared::cycle) {
             let shape: Shape = (
                 cycle.anneal(),
                 cycle
                     .phases()
                     .iter()
-                    .map(|p| {
-                        let keys = [p.start_lr, p.end_lr, p.start_momentum, p.end_momentum];
-                        (p.end_step.to_bits(), keys)
-                    })
+                    .map(|p| p.end_step.to_bits())
                     .collect(),
             );
             if let Some(&g) = index.get(&shape) {
@@ -157,7 +155,6 @@ impl<'r, P: Positions> Plan<'r, P> {
                 level,
                 positions: self.positions,
                 phases,
-                cycle,
                 prepared: self.prepared,
                 block: &block,
                 outs: rows,

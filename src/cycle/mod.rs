@@ -15,281 +15,20 @@
 //! integer step with a float `end_step` are exact, as Python's are (not a conversion of the
 //! step to `f64`), so steps beyond 2**53 land in the same phase as in torch: each phase's
 //! integer steps are found once ([`OneCycle::step_ranges`]), and a window is split by them
-//! ([`OneCycle::spans`]). [`OneCycle::fill`] and [`OneCycle::fill_parallel`] fill a window
-//! of one schedule through [`crate::fill`].
+//! ([`OneCycle::spans`]).
+//!
+//! - `anneal`: the strategies (`cos`, `linear`) and their formula;
+//! - `phase`: group keys, a group's values, phases, and torch's two layouts.
 
-use std::f64::consts::PI;
+mod anneal;
+mod phase;
+
 use std::ops::Range;
 
+pub use anneal::Anneal;
+pub use phase::{Key, Layout, Phase, Values};
+
 use crate::error::Error;
-use crate::fill::{Accuracy, Prepared, Request, Sample};
-
-/// A group value a phase starts or ends at. The names are torch's `param_group` keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Key {
-    InitialLr,
-    MaxLr,
-    MinLr,
-    MaxMomentum,
-    BaseMomentum,
-}
-
-impl Key {
-    pub const ALL: [Key; 5] = [
-        Key::InitialLr,
-        Key::MaxLr,
-        Key::MinLr,
-        Key::MaxMomentum,
-        Key::BaseMomentum,
-    ];
-
-    /// The `param_group` key torch stores this value under.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Key::InitialLr => "initial_lr",
-            Key::MaxLr => "max_lr",
-            Key::MinLr => "min_lr",
-            Key::MaxMomentum => "max_momentum",
-            Key::BaseMomentum => "base_momentum",
-        }
-    }
-
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Key> {
-        Key::ALL.into_iter().find(|key| key.name() == name)
-    }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// The five group values a schedule reads, indexed by [`Key`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Values([f64; 5]);
-
-impl Values {
-    #[must_use]
-    pub const fn new(
-        initial_lr: f64,
-        max_lr: f64,
-        min_lr: f64,
-        max_momentum: f64,
-        base_momentum: f64,
-    ) -> Values {
-        Values([initial_lr, max_lr, min_lr, max_momentum, base_momentum])
-    }
-
-    /// The values torch's constructor stores in each group:
-    /// `initial_lr = max_lr / div_factor`, `min_lr = initial_lr / final_div_factor`.
-    #[must_use]
-    pub fn from_max_lr(
-        max_lr: f64,
-        div_factor: f64,
-        final_div_factor: f64,
-        max_momentum: f64,
-        base_momentum: f64,
-    ) -> Values {
-        let initial_lr = max_lr / div_factor;
-        let min_lr = initial_lr / final_div_factor;
-        Values::new(initial_lr, max_lr, min_lr, max_momentum, base_momentum)
-    }
-
-    #[must_use]
-    pub const fn get(&self, key: Key) -> f64 {
-        self.0[key.index()]
-    }
-}
-
-/// How a phase moves from its start value to its end value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Anneal {
-    Cos,
-    Linear,
-}
-
-impl Anneal {
-    /// `"cos"` or `"linear"`, torch's `anneal_strategy` names.
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Anneal> {
-        match name {
-            "cos" => Some(Anneal::Cos),
-            "linear" => Some(Anneal::Linear),
-            _ => None,
-        }
-    }
-
-    /// The `anneal_strategy` name.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Anneal::Cos => "cos",
-            Anneal::Linear => "linear",
-        }
-    }
-
-    /// The part of the formula shared by lr and momentum at one step: `cos(pi * pct) + 1`
-    /// for cos (torch's `cos_out`), `pct` itself for linear.
-    #[inline]
-    #[must_use]
-    pub fn factor(self, pct: f64) -> f64 {
-        match self {
-            Anneal::Cos => (PI * pct).cos() + 1.0,
-            Anneal::Linear => pct,
-        }
-    }
-
-    /// torch's `_annealing_cos` / `_annealing_linear`, given [`Anneal::factor`].
-    #[inline]
-    #[must_use]
-    pub fn interpolate(self, start: f64, end: f64, factor: f64) -> f64 {
-        self.apply(self.coefficients(start, end), factor)
-    }
-
-    /// The part of the formula that depends only on the phase's two values, computed as
-    /// torch computes it at every step: `((start - end) / 2.0, end)` for cos,
-    /// `(end - start, start)` for linear. A whole window computes it once per phase.
-    #[inline]
-    #[must_use]
-    pub fn coefficients(self, start: f64, end: f64) -> (f64, f64) {
-        match self {
-            Anneal::Cos => ((start - end) / 2.0, end),
-            Anneal::Linear => (end - start, start),
-        }
-    }
-
-    /// torch's formula for one phase's lr and momentum as a function of the factor, for a
-    /// phase annealing between `[start_lr, end_lr, start_momentum, end_momentum]`
-    /// ([`Phase::bounds`]); the [`Anneal::coefficients`] are computed once.
-    #[inline]
-    pub fn formula(self, bounds: [f64; 4]) -> impl Fn(f64) -> (f64, f64) {
-        let [lr_start, lr_end, m_start, m_end] = bounds;
-        let (lr, momentum) = (
-            self.coefficients(lr_start, lr_end),
-            self.coefficients(m_start, m_end),
-        );
-        move |factor| (self.apply(lr, factor), self.apply(momentum, factor))
-    }
-
-    /// The rest of the formula: `end + (start - end) / 2.0 * factor` for cos,
-    /// `(end - start) * factor + start` for linear, in torch's order of operations.
-    #[inline]
-    #[must_use]
-    // The arms give the same value (IEEE addition commutes exactly); each is written as
-    // torch writes its formula.
-    #[allow(clippy::match_same_arms)]
-    pub fn apply(self, (scale, offset): (f64, f64), factor: f64) -> f64 {
-        match self {
-            Anneal::Cos => offset + scale * factor,
-            Anneal::Linear => scale * factor + offset,
-        }
-    }
-}
-
-/// One entry of torch's `_schedule_phases`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Phase {
-    pub end_step: f64,
-    pub start_lr: Key,
-    pub end_lr: Key,
-    pub start_momentum: Key,
-    pub end_momentum: Key,
-}
-
-impl Phase {
-    /// The values this phase anneals between, read from `values`:
-    /// `[start_lr, end_lr, start_momentum, end_momentum]`.
-    #[must_use]
-    pub const fn bounds(&self, values: &Values) -> [f64; 4] {
-        [
-            values.get(self.start_lr),
-            values.get(self.end_lr),
-            values.get(self.start_momentum),
-            values.get(self.end_momentum),
-        ]
-    }
-}
-
-type PhaseKeys = [Key; 4];
-
-const TWO_PHASE: [PhaseKeys; 2] = [
-    [
-        Key::InitialLr,
-        Key::MaxLr,
-        Key::MaxMomentum,
-        Key::BaseMomentum,
-    ],
-    [Key::MaxLr, Key::MinLr, Key::BaseMomentum, Key::MaxMomentum],
-];
-
-const THREE_PHASE: [PhaseKeys; 3] = [
-    [
-        Key::InitialLr,
-        Key::MaxLr,
-        Key::MaxMomentum,
-        Key::BaseMomentum,
-    ],
-    [
-        Key::MaxLr,
-        Key::InitialLr,
-        Key::BaseMomentum,
-        Key::MaxMomentum,
-    ],
-    [
-        Key::InitialLr,
-        Key::MinLr,
-        Key::MaxMomentum,
-        Key::MaxMomentum,
-    ],
-];
-
-/// Which of torch's two layouts a phase list follows (used to explain errors).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layout {
-    TwoPhase,
-    ThreePhase,
-    Other,
-}
-
-impl Layout {
-    fn of(phases: &[Phase]) -> Layout {
-        let keys: Vec<PhaseKeys> = phases
-            .iter()
-            .map(|p| [p.start_lr, p.end_lr, p.start_momentum, p.end_momentum])
-            .collect();
-        if keys == TWO_PHASE {
-            Layout::TwoPhase
-        } else if keys == THREE_PHASE {
-            Layout::ThreePhase
-        } else {
-            Layout::Other
-        }
-    }
-
-    /// What makes phase `phase` of this layout empty, and how to avoid it.
-    #[must_use]
-    pub fn zero_width_hint(self, phase: usize) -> &'static str {
-        match (self, phase) {
-            (Layout::TwoPhase | Layout::ThreePhase, 0) => {
-                "This happens when pct_start * total_steps == 1: the warm-up phase ends at \
-                 step 0. Choose pct_start so that pct_start * total_steps is not exactly 1 \
-                 (for example a slightly larger pct_start), or change total_steps."
-            }
-            (Layout::TwoPhase, 1) => {
-                "This happens at the extra step last_epoch == total_steps when \
-                 pct_start * total_steps == total_steps (pct_start=1.0): the annealing \
-                 phase is empty. Use pct_start < 1.0, or stop at step total_steps - 1."
-            }
-            (Layout::ThreePhase, 2) => {
-                "This happens at the extra step last_epoch == total_steps when \
-                 2 * pct_start * total_steps == total_steps + 1: the final phase is empty. \
-                 Choose another pct_start, or stop at step total_steps - 1."
-            }
-            _ => "Give each phase a different end_step.",
-        }
-    }
-}
 
 /// A run of consecutive steps that fall in one phase.
 #[derive(Clone, Debug, PartialEq)]
@@ -382,26 +121,19 @@ impl OneCycle {
         // and the int total_steps - 1 (an int, converted to float where it meets one).
         let warm_up_end = pct_start * total - 1.0;
         let last_end = (total_steps - 1) as f64;
-        let (ends, keys): (Vec<f64>, &[PhaseKeys]) = if three_phase {
+        let (ends, layout) = if three_phase {
             (
                 vec![warm_up_end, 2.0 * pct_start * total - 2.0, last_end],
-                &THREE_PHASE,
+                Layout::ThreePhase,
             )
         } else {
-            (vec![warm_up_end, last_end], &TWO_PHASE)
+            (vec![warm_up_end, last_end], Layout::TwoPhase)
         };
         let phases = ends
             .into_iter()
-            .zip(keys)
-            .map(|(end_step, k)| Phase {
-                end_step,
-                start_lr: k[0],
-                end_lr: k[1],
-                start_momentum: k[2],
-                end_momentum: k[3],
-            })
-            .collect();
-        OneCycle::from_phases(phases, anneal)
+            .zip(layout.keys())
+            .map(|(end, keys)| Phase::new(end, keys));
+        OneCycle::from_phases(phases.collect(), anneal)
     }
 
     /// A schedule from an explicit phase list (torch's `_schedule_phases`, as a loaded
@@ -483,10 +215,11 @@ impl OneCycle {
     /// `(lr, momentum)` at `step` for a group holding `values`.
     ///
     /// # Errors
-    /// [`Error::ZeroWidthPhase`] where torch divides by zero.
+    /// [`Error::ZeroWidthPhase`] where torch divides by zero, [`Error::MissingValue`]
+    /// where `values` lacks a value the phase anneals between.
     pub fn at(&self, step: i64, values: &Values) -> Result<(f64, f64), Error> {
         let (phase, factor) = self.phase_at(step)?;
-        Ok(self.anneal.formula(phase.bounds(values))(factor))
+        Ok(self.anneal.formula(phase.bounds(values)?)(factor))
     }
 
     /// The integer steps each phase takes, in phase order, as torch's loop assigns them
@@ -565,71 +298,6 @@ impl OneCycle {
         }
         Ok(())
     }
-
-    /// Fills `lr[k]` and `momentum[k]` with the values at step `start + k`, on this
-    /// thread.
-    ///
-    /// # Errors
-    /// [`Error::LengthMismatch`] for slices of different lengths,
-    /// [`Error::WindowOverflow`] for a window past step `u64::MAX`,
-    /// [`Error::ZeroWidthPhase`] where torch would divide by zero; nothing is written
-    /// then.
-    pub fn fill<T: Sample>(
-        &self,
-        values: &Values,
-        start: u64,
-        lr: &mut [T],
-        momentum: &mut [T],
-    ) -> Result<(), Error> {
-        self.fill_on(values, start, (lr, momentum), false)
-    }
-
-    /// Like [`OneCycle::fill`], on all cores when the window has at least
-    /// [`crate::fill::PARALLEL_MIN_STEPS`] steps.
-    ///
-    /// # Errors
-    /// As [`OneCycle::fill`]; the whole window is checked before anything is written.
-    pub fn fill_parallel<T: Sample>(
-        &self,
-        values: &Values,
-        start: u64,
-        lr: &mut [T],
-        momentum: &mut [T],
-    ) -> Result<(), Error> {
-        self.fill_on(values, start, (lr, momentum), true)
-    }
-
-    /// [`OneCycle::fill`] (`threads` false) or [`OneCycle::fill_parallel`]: a one-row
-    /// [`Request`] for the window of `lr.len()` steps from `start`.
-    fn fill_on<T: Sample>(
-        &self,
-        values: &Values,
-        start: u64,
-        (lr, momentum): (&mut [T], &mut [T]),
-        threads: bool,
-    ) -> Result<(), Error> {
-        if lr.len() != momentum.len() {
-            return Err(Error::LengthMismatch {
-                lr: lr.len(),
-                momentum: momentum.len(),
-            });
-        }
-        let stop = start
-            .checked_add(lr.len() as u64)
-            .ok_or(Error::WindowOverflow {
-                start,
-                len: lr.len(),
-            })?;
-        let prepared = [Prepared {
-            cycle: self.clone(),
-            values: *values,
-        }];
-        let request = Request {
-            threads,
-            ..Request::new(&prepared, Accuracy::Exact)
-        };
-        request.window(start, stop, lr, momentum)
-    }
 }
 
 #[cfg(test)]
@@ -672,15 +340,21 @@ mod tests {
         for anneal in [Anneal::Cos, Anneal::Linear] {
             let (c, v) = torch_defaults(1000, 0.25, false, anneal);
             let (lr0, m0) = c.at(0, &v).unwrap();
-            assert!(close(lr0, v.get(Key::InitialLr)), "{lr0}");
-            assert!(close(m0, v.get(Key::MaxMomentum)), "{m0}");
+            assert!(close(lr0, v.get(&Key::INITIAL_LR).unwrap()), "{lr0}");
+            assert!(close(m0, v.get(&Key::MAX_MOMENTUM).unwrap()), "{m0}");
             let (lr_last, m_last) = c.at(999, &v).unwrap();
-            assert!(close(lr_last, v.get(Key::MinLr)), "{lr_last}");
-            assert!(close(m_last, v.get(Key::MaxMomentum)), "{m_last}");
+            assert!(close(lr_last, v.get(&Key::MIN_LR).unwrap()), "{lr_last}");
+            assert!(
+                close(m_last, v.get(&Key::MAX_MOMENTUM).unwrap()),
+                "{m_last}"
+            );
             // The peak: the warm-up ends at step 249.
             let (peak, m_peak) = c.at(249, &v).unwrap();
-            assert!(close(peak, v.get(Key::MaxLr)), "{peak}");
-            assert!(close(m_peak, v.get(Key::BaseMomentum)), "{m_peak}");
+            assert!(close(peak, v.get(&Key::MAX_LR).unwrap()), "{peak}");
+            assert!(
+                close(m_peak, v.get(&Key::BASE_MOMENTUM).unwrap()),
+                "{m_peak}"
+            );
         }
     }
 
@@ -769,10 +443,29 @@ mod tests {
     }
 
     #[test]
-    fn key_names_round_trip() {
-        for key in Key::ALL {
-            assert_eq!(Key::from_name(key.name()), Some(key));
+    fn other_keys_are_read_as_torch_reads_them() {
+        // A phase list naming keys the constructor does not write: each step reads them.
+        let (cycle, values) = torch_defaults(100, 0.3, false, Anneal::Cos);
+        let renamed: Vec<Phase> = cycle
+            .phases()
+            .iter()
+            .map(|p| {
+                let keys = p.keys().map(|k| Key::new(format!("saved_{k}")));
+                Phase::new(p.end_step, keys)
+            })
+            .collect();
+        let other = OneCycle::from_phases(renamed, Anneal::Cos).unwrap();
+        assert_eq!(other.layout(), Layout::Other);
+        let saved: Values = values
+            .iter()
+            .map(|(k, v)| (Key::new(format!("saved_{k}")), v))
+            .collect();
+        for step in 0..=100 {
+            assert_eq!(other.at(step, &saved), cycle.at(step, &values));
         }
-        assert_eq!(Key::from_name("lr"), None);
+        assert!(matches!(
+            other.at(5, &values),
+            Err(Error::MissingValue { key }) if key == "saved_initial_lr"
+        ));
     }
 }

@@ -40,6 +40,15 @@ pub enum Error {
     WindowOverflow { start: u64, len: usize },
     /// Output slices whose lengths differ.
     LengthMismatch { lr: usize, momentum: usize },
+    /// A re-plan at `step` onto `total_steps` that leaves no step to take (or a step below 0).
+    Replan { step: i64, total_steps: i64 },
+    /// A re-plan of a phase list whose phase `phase` (zero-based), the one the next step
+    /// falls in, ends at values no phase of torch's layout ends at.
+    ReplanPhase {
+        phase: usize,
+        end_lr: String,
+        end_momentum: String,
+    },
     /// A phase anneals between group values the group does not hold.
     MissingValue { key: String },
     /// A float parameter's values for a sweep, `len` of them where `count` configurations
@@ -327,6 +336,28 @@ impl Error {
                 "a phase anneals between group values the group lacks: no {key:?}"
             ),
             Error::Phases { reason } => write!(f, "invalid schedule phases: {reason}"),
+            Error::Replan { step, total_steps } if *step < 0 => write!(
+                f,
+                "cannot re-plan at step {step}: the scheduler has not taken its first step \
+                 (last_epoch must be at least 0)"
+            ),
+            Error::Replan { step, total_steps } => write!(
+                f,
+                "cannot re-plan to total_steps={total_steps} at step {step} (last_epoch): at \
+                 least one step must remain, so total_steps must be at least {}",
+                i128::from(*step) + 2
+            ),
+            Error::ReplanPhase {
+                phase,
+                end_lr,
+                end_momentum,
+            } => write!(
+                f,
+                "cannot re-plan: phase {} of the schedule (where the next step falls) ends at \
+                 the group values {end_lr:?} and {end_momentum:?}, which no phase of the \
+                 layout for this scheduler's pct_start and three_phase ends at",
+                phase + 1
+            ),
             // The others are written by fmt() and the functions it tries first.
             _ => write!(f, "{self:?}"),
         }

@@ -44,6 +44,23 @@ def rename_phases(scheduler: TorchOneCycleLR, values: list[float], end_shift: fl
     return phases
 
 
+def step_together(
+    theirs: TorchOneCycleLR, ours: OneCycleLR, steps: int
+) -> tuple[BaseException | None, BaseException | None]:
+    """Step both (each after an optimizer step) up to ``steps`` times, comparing the state
+    after each step, until torch fails; returns the two failures (None, None if none)."""
+    for i in range(1, steps + 1):
+        theirs.optimizer.step()
+        ours.optimizer.step()
+        _, t_err = outcome(theirs.step)
+        _, o_err = outcome(ours.step)
+        assert_same_failure(t_err, o_err, f"step {i}")
+        if t_err is not None:
+            return t_err, o_err
+        assert_same_state(theirs, ours, f"after step {i}")
+    return None, None
+
+
 class NoFallback(OneCycleLR):
     """Ours, failing wherever a step would leave the Rust path for torch's get_lr."""
 
@@ -71,15 +88,7 @@ def test_other_keys_step_bit_for_bit_through_the_rust_path(
     assert_same_state(theirs, ours, "after renaming")
     cycle = ours._cycle()
     assert cycle is not None, "the Rust path refused the phase list"
-    for i in range(1, theirs.total_steps + 3):
-        t_opt.step()
-        o_opt.step()
-        _, t_err = outcome(theirs.step)
-        _, o_err = outcome(ours.step)
-        assert_same_failure(t_err, o_err, f"step {i}")
-        if t_err is not None:
-            break
-        assert_same_state(theirs, ours, f"after step {i}")
+    step_together(theirs, ours, theirs.total_steps + 2)
 
 
 def test_a_phase_key_the_groups_lack_takes_torchs_error() -> None:
@@ -91,15 +100,7 @@ def test_a_phase_key_the_groups_lack_takes_torchs_error() -> None:
         phases = copy.deepcopy(scheduler._schedule_phases)
         phases[1]["end_lr"] = "no_such_key"
         scheduler._schedule_phases = phases
-    for i in range(1, 10):
-        t_opt.step()
-        o_opt.step()
-        _, t_err = outcome(theirs.step)
-        _, o_err = outcome(ours.step)
-        assert_same_failure(t_err, o_err, f"step {i}")
-        if t_err is not None:
-            break
-        assert_same_state(theirs, ours, f"after step {i}")
+    t_err, o_err = step_together(theirs, ours, 10)
     assert isinstance(t_err, KeyError) and same(t_err.args, o_err.args)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
+from onecycle import _state
 from onecycle._core import GROUP_KEYS, PHASE_KEYS, STRATEGIES, Cycle
 
 if TYPE_CHECKING:
@@ -166,6 +166,23 @@ def _restore_tensor_betas(kept: list[tuple[dict[str, Any], tuple[Any, ...]]]) ->
         _fill_beta1(group, current[0], filled)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the scheduler was built with that a re-plan needs (not part of its state)."""
+
+    pct_start: float
+    three_phase: bool
+    #: The length it was built with, which replan_on_load re-plans a loaded state onto.
+    total_steps: int
+    replan_on_load: bool
+
+
+def _held(value: Any) -> Any:
+    """A group value as a re-plan keeps it: a tensor copied (the group's own is filled in
+    place at later steps), anything else as it is."""
+    return value.detach().clone() if isinstance(value, Tensor) else value
+
+
 @dataclass(frozen=True, slots=True)
 class _CycleCache:
     """The Rust cycle built from a scheduler's phases, and what it was built from: it is
@@ -187,7 +204,9 @@ class OneCycleLR(_TorchOneCycleLR):
     ``last_epoch``, ``state_dict()`` (loadable by torch's class and back), warnings and
     exceptions. Each step is computed by the Rust core from the group values as they are at
     that step (``initial_lr``, ``max_lr``, ``min_lr``, ``max_momentum``,
-    ``base_momentum``), so edits to them take effect as in torch.
+    ``base_momentum``, or whatever keys the phases name), so edits to them take effect as
+    in torch. A phase list of any keys (a loaded state's, or one replaced by hand) is stepped
+    by the core too, as long as it is replaced as a whole rather than edited in place.
 
     Parameters
     ----------
@@ -227,6 +246,14 @@ class OneCycleLR(_TorchOneCycleLR):
         (which holds exactly torch's keys): pass it again when resuming. The default is
         torch's behaviour: the extra step ``total_steps`` is computed by the formula, and
         the next one raises ``ValueError``.
+    replan_on_load : bool, default False
+        Keyword only. :meth:`load_state_dict` takes the loaded position (``last_epoch``,
+        the plan so far, and the values the groups hold, so load the optimizer's state
+        first, as Lightning, accelerate and the transformers Trainer do), then re-plans the
+        rest of the cycle onto the length this scheduler was built with, if that differs
+        (:meth:`replan`). The way to resume a run with a new length in stacks that call
+        ``load_state_dict`` themselves. The default is torch's: the loaded state's length
+        stays.
 
     Notes
     -----
@@ -251,7 +278,7 @@ class OneCycleLR(_TorchOneCycleLR):
     """
 
     # Kept out of __dict__, so state_dict() holds exactly torch's keys.
-    __slots__ = ("_onecycle_cycle", "_onecycle_hold")
+    __slots__ = ("_onecycle_cycle", "_onecycle_hold", "_onecycle_plan")
 
     # Whether step() may take its one-call path: false in subclasses that change how a
     # step is computed or written (see __init_subclass__).
@@ -282,10 +309,12 @@ class OneCycleLR(_TorchOneCycleLR):
         verbose: bool = _VERBOSE_DEFAULT,
         *,
         hold_final: bool = False,
+        replan_on_load: bool = False,
     ) -> None:
         self._onecycle_cycle: _CycleCache | None = None
-        if not isinstance(hold_final, bool):
-            raise TypeError(f"hold_final must be True or False, got {hold_final!r}")
+        for name, flag in (("hold_final", hold_final), ("replan_on_load", replan_on_load)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self._onecycle_hold = hold_final
         # Where torch takes `verbose`, it gets it as given; elsewhere a subclass whose
         # step() prints (the plain class keeps torch's step() as is).
@@ -312,6 +341,7 @@ class OneCycleLR(_TorchOneCycleLR):
                 last_epoch=last_epoch,
                 **torch_verbose,
             )
+            self._onecycle_plan = _Plan(pct_start, three_phase, self.total_steps, replan_on_load)
         except ZeroDivisionError as e:
             # torch divides by these while filling the groups; say which one is at fault.
             for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
@@ -466,8 +496,9 @@ class OneCycleLR(_TorchOneCycleLR):
         draws a schedule, and mark the current step (``last_epoch``).
 
         Each group's curve is computed by the core from that group's values as they are
-        now (``initial_lr``, ``max_lr``, ``min_lr``, ``max_momentum``, ``base_momentum``)
-        and the scheduler's phases (a loaded state's included), over steps 0 to
+        now (the keys the scheduler's phases name: ``initial_lr``, ``max_lr``, ``min_lr``,
+        ``max_momentum``, ``base_momentum`` as torch builds them) and the scheduler's phases
+        (a loaded state's included), over steps 0 to
         ``total_steps - 1``: what the remaining steps will set, if nothing changes them.
 
         Parameters
@@ -535,9 +566,76 @@ class OneCycleLR(_TorchOneCycleLR):
             example ``base_lrs`` for another number of parameter groups). The scheduler is
             left unchanged.
         """
-        _check_state_dict(state_dict, len(self.optimizer.param_groups))
+        _state.check_state_dict(state_dict, len(self.optimizer.param_groups))
         super().load_state_dict(state_dict)
         self._onecycle_cycle = None
+        if _state.REPLANS not in state_dict:  # a state from before any re-plan
+            self.__dict__.pop(_state.REPLANS, None)
+        plan = self._onecycle_plan
+        if plan.replan_on_load and self.total_steps != plan.total_steps:
+            self.replan(plan.total_steps)
+
+    def replan(
+        self, total_steps: int | None = None, *, epochs: int | None = None, steps_per_epoch: int | None = None
+    ) -> None:
+        """Re-plan the rest of the cycle onto a new length, from the current step
+        (``last_epoch``) on, without a jump.
+
+        The phase the next step falls in continues from the learning rate and momentum the
+        groups hold now to its own end value, at its end step for the new length (the phase
+        ends torch computes for the new ``total_steps``, with this scheduler's
+        ``pct_start`` and ``three_phase``); where that phase would hold no step after the
+        current one, the next phase of the layout continues instead, so the run never goes
+        back to an earlier phase. The phases after it follow at their new ends, and the
+        last ends at ``min_lr`` (and ``max_momentum``) at step ``total_steps - 1``, as
+        torch's does. Steps already taken are not touched. Re-planning to the length the
+        scheduler already has changes nothing; a re-plan may follow a re-plan.
+
+        The result is a phase list in torch's own form: ``state_dict()`` (with the
+        optimizer's) loads into torch's ``OneCycleLR``, which then steps exactly as this
+        scheduler does. The values held at the step are kept in each group under
+        ``onecycle_replan<i>_lr`` and ``onecycle_replan<i>_momentum`` (``<i>`` counting the
+        re-plans from 0), and the state gains ``onecycle_replans``, the list of
+        ``[step, total_steps]`` of each re-plan.
+
+        Parameters
+        ----------
+        total_steps : int, optional
+            The new number of steps in the cycle. If omitted, ``epochs * steps_per_epoch``.
+        epochs, steps_per_epoch : int, optional
+            Used to compute ``total_steps`` when it is not given, as the constructor does.
+
+        Raises
+        ------
+        ValueError
+            Where the constructor raises it for these arguments; where no step would remain
+            (``total_steps`` must be at least ``last_epoch + 2``), naming the current step
+            and the smallest length allowed; where the scheduler's phases are not of its
+            layout. The scheduler is left unchanged.
+        """
+        total = _state.torch_total_steps(total_steps, epochs, steps_per_epoch)
+        if total == self.total_steps:
+            return
+        cycle = self._cycle()
+        if cycle is None:
+            raise ValueError("replan() needs the scheduler's phases in torch's form (a list of phase dicts)")
+        replans = self.__dict__.get(_state.REPLANS, [])
+        plan = self._onecycle_plan
+        rows, (lr_key, momentum_key) = cycle.replan(
+            step=self.last_epoch,
+            total_steps=total,
+            pct_start=plan.pct_start,
+            three_phase=plan.three_phase,
+            index=len(replans),
+        )
+        for group in self.optimizer.param_groups:
+            group[lr_key] = _held(group["lr"])
+            if self.cycle_momentum:
+                group[momentum_key] = _held(group["betas"][0] if self.use_beta1 else group["momentum"])
+        phases: Any = [dict(zip(PHASE_KEYS, row, strict=True)) for row in rows]
+        self._schedule_phases = phases
+        self.total_steps = total
+        self.__dict__[_state.REPLANS] = [*replans, [self.last_epoch, total]]
 
 
 class _VerboseOneCycleLR(OneCycleLR):
@@ -567,69 +665,3 @@ def _phase_keys(phases: Any) -> tuple[list[str], list[str]]:
     lr = dict.fromkeys(p[k] for p in phases for k in ("start_lr", "end_lr"))
     momentum = dict.fromkeys(p[k] for p in phases for k in ("start_momentum", "end_momentum"))
     return list(lr), [k for k in momentum if k not in lr]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_state_dict(state_dict: Any, groups: int) -> None:
-    """Raise a clear error unless ``state_dict`` is a ``OneCycleLR`` state that fits an
-    optimizer with ``groups`` parameter groups. Reads only; changes nothing."""
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(
-            f"state_dict must be a dict, as OneCycleLR.state_dict() returns it, got {type(state_dict).__name__}"
-        )
-    required = ["total_steps", "_schedule_phases", "cycle_momentum", "base_lrs", "last_epoch"]
-    if "anneal_func" not in state_dict:  # older torch releases stored the function itself
-        required.append("_anneal_func_type")
-    if state_dict.get("cycle_momentum"):
-        required.append("use_beta1")
-    missing = [key for key in required if key not in state_dict]
-    if missing:
-        raise ValueError(
-            f"state_dict is not a OneCycleLR state: it lacks {', '.join(map(repr, missing))} "
-            f"(its keys: {', '.join(map(repr, state_dict))})"
-        )
-
-    def bad(key: str, allowed: str, error: type[Exception] = TypeError) -> Exception:
-        return error(f"state_dict[{key!r}] must be {allowed}, got {state_dict[key]!r}")
-
-    def integer(key: str, least: int) -> None:
-        if key in state_dict:
-            if not _is_int(state_dict[key]):
-                raise bad(key, f"an int >= {least}")
-            if state_dict[key] < least:
-                raise bad(key, f"an int >= {least}", ValueError)
-
-    integer("total_steps", 1)
-    integer("last_epoch", -1)
-    integer("_step_count", 0)
-    for key in ("cycle_momentum", "use_beta1", "_is_initial", "_get_lr_called_within_step"):
-        if key in state_dict and not isinstance(state_dict[key], int):
-            raise bad(key, "True or False")
-    anneal = state_dict.get("_anneal_func_type", STRATEGIES[0])
-    if anneal not in STRATEGIES:
-        raise bad("_anneal_func_type", " or ".join(map(repr, STRATEGIES)), ValueError)
-    for key in ("base_lrs", "_last_lr"):
-        if key in state_dict:
-            if not isinstance(state_dict[key], list):
-                raise bad(key, "a list with one value per parameter group")
-            if len(state_dict[key]) != groups:
-                raise ValueError(
-                    f"state_dict[{key!r}] has {len(state_dict[key])} values, but the optimizer has "
-                    f"{groups} parameter groups: the state is from another optimizer setup"
-                )
-    phases = state_dict["_schedule_phases"]
-    if not isinstance(phases, list) or not phases:
-        raise bad("_schedule_phases", "a non-empty list of phase dicts")
-    for i, phase in enumerate(phases):
-        where = f"state_dict['_schedule_phases'][{i}]"
-        if not isinstance(phase, Mapping) or any(key not in phase for key in PHASE_KEYS):
-            raise TypeError(f"{where} must be a dict with the keys {', '.join(PHASE_KEYS)}, got {phase!r}")
-        end_step = phase["end_step"]
-        if isinstance(end_step, bool) or not isinstance(end_step, (int, float)) or end_step != end_step:
-            raise TypeError(f"{where}['end_step'] must be a number (not NaN), got {end_step!r}")
-        for key in PHASE_KEYS[1:]:
-            if not isinstance(phase[key], str):
-                raise TypeError(f"{where}[{key!r}] must be the name of a param_group key, got {phase[key]!r}")

@@ -18,15 +18,18 @@
 //! ([`OneCycle::spans`]).
 //!
 //! - `anneal`: the strategies (`cos`, `linear`) and their formula;
-//! - `phase`: group keys, a group's values, phases, and torch's two layouts.
+//! - `phase`: group keys, a group's values, phases, and torch's two layouts;
+//! - `replan`: a running cycle re-planned onto a new length.
 
 mod anneal;
 mod phase;
+mod replan;
 
 use std::ops::Range;
 
 pub use anneal::Anneal;
 pub use phase::{Key, Layout, Phase, Values};
+pub use replan::{held_keys, Replan};
 
 use crate::error::Error;
 

@@ -10,7 +10,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::schedule::{anneal_arg, fill_outputs, Outputs, Steps};
 use super::{to_py_err, OrRaise};
-use crate::cycle::{Anneal, Key, OneCycle, Phase, Values};
+use crate::cycle::{held_keys, Anneal, Key, OneCycle, Phase, Replan, Values};
 use crate::fill::{check_step_range, Accuracy, Prepared, Request};
 
 /// A group value torch would combine with Python float arithmetic that `f64` reproduces
@@ -262,21 +262,50 @@ impl PyCycle {
         fill_outputs::<f64>(py, &request, &Steps::Chosen(steps), &shape, None)
     }
 
+    /// The phases re-planned at `step` (the scheduler's `last_epoch`) onto `total_steps`,
+    /// for the layout of `pct_start` and `three_phase`, as `(end_step, start_lr, end_lr,
+    /// start_momentum, end_momentum)` rows, and the two group keys (lr, momentum) the
+    /// values held at `step` go under: those of re-plan number `index` (from 0).
+    #[pyo3(signature = (*, step, total_steps, pct_start, three_phase, index))]
+    #[allow(clippy::type_complexity)]
+    fn replan(
+        &self,
+        step: i64,
+        total_steps: i64,
+        pct_start: f64,
+        three_phase: bool,
+        index: usize,
+    ) -> PyResult<(Vec<PhaseRow>, (String, String))> {
+        let held = held_keys(index);
+        let names = (held[0].name().to_owned(), held[1].name().to_owned());
+        let at = Replan { step, total_steps };
+        let cycle = self
+            .inner
+            .replan(at, (pct_start, three_phase), held)
+            .or_raise()?;
+        Ok((phase_rows(&cycle), names))
+    }
+
     /// Pickling and `copy.deepcopy` rebuild the cycle from its phases.
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
     ) -> (Bound<'py, PyAny>, (Vec<PhaseRow>, &'static str)) {
         let inner = &slf.get().inner;
-        let phases = inner
-            .phases()
-            .iter()
-            .map(|p| {
-                let [a, b, c, d] = p.keys().map(|k| k.name().to_owned());
-                (p.end_step, a, b, c, d)
-            })
-            .collect();
+        let phases = phase_rows(inner);
         (slf.get_type().into_any(), (phases, inner.anneal().name()))
     }
+}
+
+/// The phases of `cycle` as Python gives them.
+fn phase_rows(cycle: &OneCycle) -> Vec<PhaseRow> {
+    cycle
+        .phases()
+        .iter()
+        .map(|p| {
+            let [a, b, c, d] = p.keys().map(|k| k.name().to_owned());
+            (p.end_step, a, b, c, d)
+        })
+        .collect()
 }
 
 impl PyCycle {

@@ -94,3 +94,14 @@ def test_documented_signature_is_the_real_one(name: str) -> None:
 def test_links_to_the_deliberate_differences() -> None:
     assert "../README.md#deliberate-differences-from-torch" in API
     assert "## Deliberate differences from torch" in (ROOT / "README.md").read_text()
+
+
+def test_dir_holds_the_public_api_and_the_modules() -> None:
+    """Tab completion shows what there is to use: the public API and onecycle's modules,
+    not the names the package imports for itself (``Any``, ``importlib``, ...)."""
+    listed = set(dir(onecycle))
+    modules = {name for name in listed if type(getattr(onecycle, name)).__name__ == "module"}
+    assert {"cli", "_core"} <= modules
+    assert listed == set(onecycle.__all__) | modules
+    assert not {"Any", "TYPE_CHECKING", "annotations", "importlib"} & listed
+    assert all(getattr(onecycle, name).__name__ == f"onecycle.{name}" for name in modules)

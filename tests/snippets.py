@@ -1,5 +1,5 @@
-"""The README's integration snippets, run as the tests' own code: once as written (with
-onecycle's ``OneCycleLR``) and once with torch's class imported in its place."""
+"""The integration snippets of docs/integrations.md, run as the tests' own code: once as
+written (with onecycle's ``OneCycleLR``) and once with torch's class imported in its place."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "### Using it with Lightning, accelerate and transformers"
+PAGE = ROOT / "docs" / "integrations.md"
 OURS = "from onecycle import OneCycleLR\n"
 THEIRS = "from torch.optim.lr_scheduler import OneCycleLR\n"
 
@@ -19,25 +19,23 @@ Which = Literal["onecycle", "torch"]
 WHICH: tuple[Which, Which] = ("torch", "onecycle")
 
 
-def readme_snippet(imports: str) -> str:
-    """The one Python block of the README's integration section that contains `imports`."""
-    text = (ROOT / "README.md").read_text()
-    assert text.count(SECTION) == 1, f"README has no single section {SECTION!r}"
-    section = text.split(SECTION, 1)[1].split("\n#", 1)[0]
-    blocks = [b for b in re.findall(r"```python\n(.+?)```", section, re.S) if imports in b]
-    assert len(blocks) == 1, f"README's section {SECTION!r} should have one block with {imports!r}"
+def page_snippet(imports: str) -> str:
+    """The one Python block of docs/integrations.md that contains `imports`."""
+    text = PAGE.read_text()
+    blocks = [b for b in re.findall(r"```python\n(.+?)```", text, re.S) if imports in b]
+    assert len(blocks) == 1, f"{PAGE.name} should have one block with {imports!r}"
     return blocks[0]
 
 
 def run_snippet(code: str, which: Which, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Execute a README snippet in `namespace`, which holds the names the snippet leaves to
+    """Execute a page's snippet in `namespace`, which holds the names the snippet leaves to
     the reader, with onecycle's class (as written) or torch's (the import line swapped);
     return the namespace."""
     assert code.count(OURS) == 1, "the snippet imports onecycle's OneCycleLR once"
     if which == "torch":
         code = code.replace(OURS, THEIRS)
-    namespace.setdefault("__name__", f"readme_snippet_{which}")
-    exec(compile(code, f"README.md ({which})", "exec"), namespace)
+    namespace.setdefault("__name__", f"page_snippet_{which}")
+    exec(compile(code, f"docs/integrations.md ({which})", "exec"), namespace)
     return namespace
 
 

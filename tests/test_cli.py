@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import onecycle
+import onecycle.cli
 import pyarrow.parquet as pq
 import pytest
 from onecycle import _core
@@ -74,8 +77,10 @@ def test_bare_command_writes_the_default_schedule_and_is_safe_to_run_twice(tmp_p
     # Full precision: the file reads back bit-identical.
     assert same_bits(np.array([float(r[1]) for r in rows]), expected.lr)
     assert same_bits(np.array([float(r[2]) for r in rows]), expected.momentum)
-    summary = done.stdout
-    assert "(10000 steps)" in summary and "schedule.csv" in summary and summary.count("\n") == 1
+    summary, hint = done.stdout.splitlines()
+    assert "(10000 steps)" in summary and "schedule.csv" in summary
+    # A bare `onecycle` ends with one line of what to try next.
+    assert hint == onecycle.cli.NEXT and "`onecycle plot`" in hint and "`onecycle compare`" in hint
     assert f"peaks at {expected.lr.max():.4e} at step {int(expected.lr.argmax())}" in summary
     assert f"ends at {expected.lr[-1]:.4e}" in summary
     assert done.stderr == ""  # a quick job shows no progress bar
@@ -85,6 +90,7 @@ def test_bare_command_writes_the_default_schedule_and_is_safe_to_run_twice(tmp_p
     again = subprocess.run([SCRIPT], cwd=tmp_path, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "schedule.csv already held" in again.stdout
+    assert again.stdout.splitlines()[-1] == onecycle.cli.NEXT
     assert (tmp_path / "schedule.csv").stat().st_mtime_ns == before
 
     # Other arguments would change it: refused without --force, done with it.
@@ -93,6 +99,7 @@ def test_bare_command_writes_the_default_schedule_and_is_safe_to_run_twice(tmp_p
     assert (tmp_path / "schedule.csv").stat().st_mtime_ns == before
     forced = run("--max-lr", "0.1", "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.count("\n") == 1 and onecycle.cli.NEXT not in forced.stdout  # not bare
     _, rows = read_csv(tmp_path / "schedule.csv")
     assert same_bits(np.array([float(r[1]) for r in rows]), onecycle.schedule(10_000, 0.1).lr)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
@@ -238,6 +245,43 @@ def test_progress_bar(tmp_path: Path) -> None:
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
 
 
+def test_progress_auto_draws_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A job that takes seconds, its stderr a file: `auto` (the default) draws nothing there
+    # (`on` draws, as test_progress_bar shows).
+    with (tmp_path / "log").open("w") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "onecycle", "--total-steps", "2000000", "-o", "a.csv"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    assert done.returncode == 0
+    assert (tmp_path / "log").read_text() == ""
+
+    # On a terminal, `auto` asks for the bar that appears once the work takes half a second.
+    from onecycle.cli import _generate
+
+    asked: list[bool | None] = []
+
+    def progress_bar(show: bool | None, total: int, **options: Any) -> Any:
+        asked.append(show)
+        return contextlib.nullcontext(None)
+
+    monkeypatch.setattr(_generate, "progress_bar", progress_bar)
+    monkeypatch.chdir(tmp_path)
+    for terminal in (True, False):
+        monkeypatch.setattr(sys.stderr, "isatty", lambda terminal=terminal: terminal)
+        for progress in ("auto", "on"):
+            assert (
+                onecycle.cli.main(
+                    ["--total-steps", "100", "--progress", progress, "-o", f"{terminal}{progress}.csv"]
+                )
+                == 0
+            )
+    assert asked == [None, True, False, True]
+
+
 def test_window_up_to_the_extra_step_and_empty(tmp_path: Path) -> None:
     done = run("--total-steps", "50", "--start", "40", "--stop", "51", "-o", "w.npz", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -259,6 +303,9 @@ def test_window_up_to_the_extra_step_and_empty(tmp_path: Path) -> None:
         (["--max-lr", "0.1", "nan"], "max_lr must be a finite number greater than 0, got NaN"),
         (["--div-factor", "0"], "div_factor"),
         (["--stop", "999999"], "0 <= start <= stop <= total_steps + 1"),
+        # The window error names the start given, or 0 when none was.
+        (["--total-steps", "10", "--stop", "20"], "<= total_steps + 1 = 11, got start=0, stop=20"),
+        (["--total-steps", "10", "--start", "3", "--stop", "20"], "got start=3, stop=20"),
         (["--start", "20", "--stop", "10"], "0 <= start <= stop <= total_steps + 1"),
         (["-o", "out.txt"], "--output must end in .csv, .npy, .npz, .parquet"),
         (["--max-lr", "abc"], "argument --max-lr: invalid float value: 'abc'"),
@@ -266,12 +313,78 @@ def test_window_up_to_the_extra_step_and_empty(tmp_path: Path) -> None:
         (["--anneal-strategy", "cosine"], "argument --anneal-strategy: invalid choice: 'cosine'"),
         (["--three-phase", "maybe"], "expected true or false, got 'maybe'"),
         (["--dtype", "float16"], "invalid choice: 'float16'"),
-        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--bogus"], "unrecognized arguments: --bogus (see onecycle generate --help)"),
+        # A misspelt option gets the nearest one.
+        (["--max_lr", "0.02"], "unrecognized arguments: --max_lr 0.02; did you mean --max-lr?"),
+        (["--totl-steps", "5"], "did you mean --total-steps?"),
+        (["--Start=3"], "did you mean --start?"),
+        (
+            ["--max_lr", "0.02", "--pct_strat", "0.3"],
+            "did you mean --max-lr for --max_lr, --pct-start for --pct_strat?",
+        ),
     ],
 )
 def test_generate_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     assert_one_line_error(run("generate", *args, cwd=tmp_path), message)
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
+
+
+def test_no_suggestion_for_what_is_not_near_an_option(tmp_path: Path) -> None:
+    done = run("--frobnicate", cwd=tmp_path)
+    assert_one_line_error(done, "unrecognized arguments: --frobnicate")
+    assert "did you mean" not in done.stderr
+
+
+def test_misspelt_options_of_other_commands(tmp_path: Path) -> None:
+    assert_one_line_error(
+        run("plot", "--log_lr", cwd=tmp_path), "did you mean --log-lr? (see onecycle plot --help)"
+    )
+    assert_one_line_error(run("compare", "--three_phase"), "did you mean --three-phase?")
+
+
+def test_float32_summary_peaks_at_the_core_phase_end(tmp_path: Path) -> None:
+    """In float32 the steps before the peak round to the peak's value; the summary still
+    names the step where the core ends the first phase, as it does in float64."""
+    total, start, stop = 100_000_000, 29_990_000, 30_010_000
+    end = _core.phase_ends(total_steps=total, pct_start=0.3, three_phase=False)[0]
+    assert end.is_integer() and start <= end < stop
+    window = ["--total-steps", str(total), "--start", str(start), "--stop", str(stop)]
+    for dtype in ("float32", "float64"):
+        done = run(*window, "--dtype", dtype, "-o", f"{dtype}.npy", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        lr = np.load(tmp_path / f"{dtype}.npy")[0]
+        assert lr[int(end) - start] == lr.max()
+        assert f"peaks at {lr.max():.4e} at step {int(end)} " in done.stdout
+    # The trap the summary avoids: in float32, the first step holding the highest value
+    # comes earlier.
+    assert start + int(np.argmax(np.load(tmp_path / "float32.npy")[0])) < int(end)
+
+
+def test_memory_errors_in_binary_units() -> None:
+    done = run("compare", "--total-steps", "2000000000000")
+    assert_one_line_error(done, "lr needs 2000000000000 values (", status=1)
+    assert " bytes" not in done.stderr
+    assert re.search(r"the call needs [\d.]+ [KMGTPE]iB, the machine has [\d.]+ [KMGTPE]iB\)", done.stderr)
+    need = onecycle.cli.size(2_000_000_000_000 * 8)
+    assert need == "14.6 TiB" and f"values ({need})" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 bytes"), (1023, "1023 bytes"), (1024, "1 KiB"), (1536, "1.5 KiB"), (1023 * 1024, "1023 KiB"),
+     (25 * 2**30 + 2**29, "25.5 GiB"), (3 * 2**20, "3 MiB"), (2**100, f"{2**20} YiB")],
+)  # fmt: skip
+def test_sizes(count: int, text: str) -> None:
+    assert onecycle.cli.size(count) == text
+
+
+def test_human_sizes_rewrites_every_count() -> None:
+    message = (
+        "lr needs 5 values (40 bytes), more (the call needs 2048 bytes, the machine has 3221225472); ask"
+    )
+    assert onecycle.cli.human_sizes(message) == (
+        "lr needs 5 values (40 bytes), more (the call needs 2 KiB, the machine has 3 GiB); ask"
+    )
 
 
 def test_unwritable_output(tmp_path: Path) -> None:
@@ -482,6 +595,18 @@ def test_help(command: list[str], options: list[str]) -> None:
     assert done.stdout.startswith(f"usage: onecycle {' '.join(command)}".rstrip())
     for option in options:
         assert option in done.stdout
+
+
+def test_help_shows_the_default_command_options() -> None:
+    """`onecycle --help` goes on with generate's options, since `onecycle [options]` takes them."""
+    top = run("--help")
+    generate = run("generate", "--help")
+    assert top.returncode == 0 and generate.returncode == 0
+    options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", generate.stdout)) - {"--help"}
+    assert {"--total-steps", "--max-lr", "--output", "--dtype", "--progress"} <= options
+    assert "Without a command, the options of `onecycle generate`" in top.stdout
+    missing = [o for o in sorted(options) if o not in top.stdout]
+    assert missing == []
 
 
 def test_version() -> None:

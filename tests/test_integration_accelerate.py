@@ -1,4 +1,4 @@
-"""accelerate: the README's loop (prepare, gradient accumulation, save_state, load_state),
+"""accelerate: docs/integrations.md's loop (prepare, gradient accumulation, save_state, load_state),
 run with torch's OneCycleLR and with onecycle's, steps, trains and checkpoints alike."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState, GradientState
 from parity import same
-from snippets import WHICH, Which, readme_snippet, run_snippet, torch_lrs_by_hand
+from snippets import WHICH, Which, page_snippet, run_snippet, torch_lrs_by_hand
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
-SNIPPET = readme_snippet("from accelerate import Accelerator")
+SNIPPET = page_snippet("from accelerate import Accelerator")
 BATCHES, BATCH, EPOCHS, ACCUMULATION = 30, 4, 10, 4  # 300 batches, 80 optimizer steps
 STEPS_PER_EPOCH = math.ceil(BATCHES / ACCUMULATION)
 FILES = ("scheduler.bin", "optimizer.bin")
@@ -70,7 +70,7 @@ Train = Callable[..., Run]
 
 @pytest.fixture(scope="module")
 def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
-    """Run the README's loop in a folder of its own (its checkpoints go there), as written or
+    """Run the page's loop in a folder of its own (its checkpoints go there), as written or
     with torch's class; resume from `resume`'s checkpoint of `first_epoch`. Uninterrupted
     runs are made once per module."""
     tmp_path = tmp_path_factory.mktemp("accelerate")
@@ -125,7 +125,7 @@ def torch_lrs() -> list[float]:
     )
 
 
-def test_readme_snippet_uses_onecycle(train: Train) -> None:
+def test_page_snippet_uses_onecycle(train: Train) -> None:
     assert type(train("onecycle").scheduler) is onecycle.OneCycleLR
     assert type(train("torch").scheduler) is TorchOneCycleLR
 

@@ -1,4 +1,4 @@
-"""Lightning: the README's LightningModule, trained with torch's OneCycleLR and with
+"""Lightning: docs/integrations.md's LightningModule, trained with torch's OneCycleLR and with
 onecycle's, logs the same learning rates, ends in the same state, and resumes from its
 checkpoints the same way."""
 
@@ -19,7 +19,7 @@ from lightning import Trainer as LightningTrainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from parity import same
-from snippets import WHICH, Which, readme_snippet, run_snippet
+from snippets import WHICH, Which, page_snippet, run_snippet
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
 pytestmark = [
@@ -27,7 +27,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning"),
 ]
 
-SNIPPET = readme_snippet("import lightning")
+SNIPPET = page_snippet("import lightning")
 SAMPLES, BATCH, EPOCHS = 256, 8, 10  # the snippet trains for 10 epochs: 320 steps
 STEPS = SAMPLES // BATCH * EPOCHS
 
@@ -115,7 +115,7 @@ Train = Callable[..., Run]
 
 @pytest.fixture(scope="module")
 def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
-    """Run the README's snippet, as written or with torch's class, in a fresh folder, with
+    """Run the page's snippet, as written or with torch's class, in a fresh folder, with
     its `L.Trainer` instrumented. Uninterrupted runs are made once per module."""
     tmp_path = tmp_path_factory.mktemp("lightning")
     runs = iter(range(1000))
@@ -170,7 +170,7 @@ def assert_same_end(theirs: Run, ours: Run) -> None:
     assert same(theirs.weights, ours.weights)
 
 
-def test_readme_snippet_uses_onecycle(train: Train) -> None:
+def test_page_snippet_uses_onecycle(train: Train) -> None:
     assert type(train("onecycle").scheduler) is onecycle.OneCycleLR
     assert type(train("torch").scheduler) is TorchOneCycleLR
 

@@ -1,4 +1,4 @@
-"""transformers: the README's Trainer snippet, on a tiny model built from a config (no
+"""transformers: docs/integrations.md's Trainer snippet, on a tiny model built from a config (no
 downloads), logs the same learning rates and resumes from its checkpoints (scheduler.pt)
 the same way with torch's OneCycleLR and with onecycle's."""
 
@@ -20,11 +20,11 @@ import onecycle
 import torch
 import transformers
 from parity import same
-from snippets import WHICH, Which, readme_snippet, run_snippet, torch_lrs_by_hand
+from snippets import WHICH, Which, page_snippet, run_snippet, torch_lrs_by_hand
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 from transformers import GPT2Config, GPT2LMHeadModel, TrainingArguments
 
-SNIPPET = readme_snippet("from transformers import Trainer")
+SNIPPET = page_snippet("from transformers import Trainer")
 STEPS, SAVE_STEPS, BATCH, SAMPLES = 200, 50, 4, 64  # 200 steps over 12.5 epochs
 
 
@@ -82,7 +82,7 @@ Train = Callable[..., Run]
 
 @pytest.fixture(scope="module")
 def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
-    """Run the README's snippet, as written or with torch's class, into an output folder of
+    """Run the page's snippet, as written or with torch's class, into an output folder of
     its own, from scratch or from `checkpoint`. Uninterrupted runs are made once per module."""
     tmp_path = tmp_path_factory.mktemp("transformers")
     runs = iter(range(1000))
@@ -118,7 +118,7 @@ def torch_lrs() -> list[float]:
     return torch_lrs_by_hand(model(), STEPS, max_lr=1e-3, total_steps=STEPS)
 
 
-def test_readme_snippet_uses_onecycle(train: Train) -> None:
+def test_page_snippet_uses_onecycle(train: Train) -> None:
     assert type(train("onecycle").scheduler) is onecycle.OneCycleLR
     assert type(train("torch").scheduler) is TorchOneCycleLR
 

@@ -1,7 +1,7 @@
 """examples/range_test.py: the LR range test's suggestion, handed to OneCycleLR, trains the
 digits network; the suggested max_lr lies in the range of max_lr where that training
-converges, measured by training at a grid of max_lr; and the README's code block is the
-example's path."""
+converges, measured by training at a grid of max_lr; and the code block of the README and
+of docs/max-lr.md is the example's path."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "range_test.py"
-SECTION = "### Choosing max_lr: the LR range test"
+# The pages whose range-test block is the example's path.
+PAGES = ("README.md", "docs/max-lr.md")
 
 # Converged: every training loss finite and a held-out accuracy of at least 0.9, that is,
 # wrong on at most one digit in ten, where chance (ten classes) is right on one in ten.
@@ -96,25 +97,24 @@ def test_the_suggestion_lies_where_training_converges(example: dict[str, Any], r
         assert converged(example["train"](example["setup"](), suggested)), (method, suggested)
 
 
-def readme_block() -> str:
-    """The README section's code block that runs the range test."""
-    text = (ROOT / "README.md").read_text()
-    assert text.count(SECTION) == 1, f"README has no single section {SECTION!r}"
-    section = text.split(SECTION, 1)[1].split("\n##", 1)[0]  # to the next heading
-    blocks = [b for b in re.findall(r"```python\n(.+?)```", section, re.S) if "lr_range_test(" in b]
+def range_test_block(page: str) -> str:
+    """The one code block of ``page`` that runs the range test."""
+    text = (ROOT / page).read_text()
+    blocks = [b for b in re.findall(r"```python\n(.+?)```", text, re.S) if "lr_range_test(" in b]
     assert len(blocks) == 1, blocks
     return blocks[0]
 
 
-def test_readme_block_is_the_examples_path(example: dict[str, Any], result: Any) -> None:
-    """The README's block, run on the example's model, optimizer and batches, finds the
+@pytest.mark.parametrize("page", PAGES)
+def test_page_block_is_the_examples_path(page: str, example: dict[str, Any], result: Any) -> None:
+    """The page's block, run on the example's model, optimizer and batches, finds the
     example's max_lr and trains the very weights the example's train() does."""
     import matplotlib.pyplot as plt
 
     theirs = example["setup"]()
     namespace = {"model": theirs.model, "optimizer": theirs.optimizer, "loader": theirs.loader}
     try:
-        exec(compile(readme_block(), "README.md", "exec"), namespace)
+        exec(compile(range_test_block(page), page, "exec"), namespace)
     finally:
         plt.close("all")
     assert namespace["max_lr"] == result.suggest()

@@ -1,4 +1,5 @@
-"""The README's wheel command (`maturin build --release --zig`) gives one abi3 wheel,
+"""The wheel recipe of docs/install.md (`maturin build --release --zig -o dist`, then
+`pip install dist/onecycle-*.whl`), run as written, gives one abi3 wheel,
 tagged for glibc 2.17 (manylinux2014) as auditwheel agrees, that installs with pip in a
 fresh virtual environment with no Rust toolchain on its PATH, and works there. The sdist
 builds and installs too."""
@@ -51,6 +52,56 @@ def build_wheel(dist: Path) -> Path:
     return wheel
 
 
+INSTALL_PAGE = ROOT / "docs" / "install.md"
+
+
+def wheel_recipe() -> list[str]:
+    """The commands of docs/install.md's "From a wheel" section, one per line."""
+    section = INSTALL_PAGE.read_text().split("\n## From a wheel\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert found, "docs/install.md's From a wheel section has no sh block"
+    return found[1].splitlines()
+
+
+def test_wheel_recipe_is_three_commands() -> None:
+    assert wheel_recipe() == [
+        "pip install maturin ziglang",  # the test extra has both
+        "maturin build --release --zig -o dist",
+        "pip install dist/onecycle-*.whl",
+    ]
+
+
+def source_tree(to: Path) -> Path:
+    """A copy of the checkout (its tracked and new files, not what git ignores): the wheel
+    recipe runs in there as in a fresh clone, with a `dist/` of its own."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (to / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, to / name)
+    return to
+
+
+def build_wheel_as_written(checkout: Path) -> Path:
+    """The recipe's build command, run as written in `checkout` (cargo's build cache is
+    this checkout's `target/`, so nothing is compiled twice); returns the one wheel in
+    `checkout/dist`."""
+    command = wheel_recipe()[1].split()
+    assert command[0] == "maturin"
+    env = {**os.environ, "CARGO_TARGET_DIR": str(ROOT / "target")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    built = subprocess.run([maturin(), *command[1:]], cwd=checkout, env=env, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (checkout / "dist").glob("*.whl")
+    return wheel
+
+
 def venv_without_rust(venv: Path) -> tuple[dict[str, str], Path]:
     """A fresh virtual environment, and an environment for commands in it that has no
     cargo or rustc on its PATH."""
@@ -80,7 +131,12 @@ def test_wheel_is_tagged_for_old_glibc_as_auditwheel_agrees(tmp_path: Path) -> N
 
 
 def test_wheel_installs_and_runs_without_rust(tmp_path: Path) -> None:
-    wheel = build_wheel(tmp_path / "dist")
+    checkout = source_tree(tmp_path / "checkout")
+    # What `pip install .` leaves behind, which made `pip install target/wheels/*.whl` fail:
+    # the recipe's own folder keeps it out.
+    (checkout / "target" / "wheels").mkdir(parents=True)
+    (checkout / "target" / "wheels" / f"onecycle-{onecycle.__version__}-cp312-cp312-linux_x86_64.whl").touch()
+    wheel = build_wheel_as_written(checkout)
     assert "-abi3-" in wheel.name, wheel.name
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -96,8 +152,10 @@ def test_wheel_installs_and_runs_without_rust(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    # --only-binary: pip may not build anything, so the wheel must be complete as it is.
-    inside("python", "-m", "pip", "install", "--quiet", "--only-binary=:all:", str(wheel))
+    # The recipe's install command, as written, in the checkout (the shell expands the
+    # glob); pip must not build anything, so the wheel is complete as it is.
+    installed = inside("bash", "-c", wheel_recipe()[2], cwd=checkout)
+    assert "Building wheel" not in installed and wheel.name in installed
     where, torch_imported = inside(
         "python", "-c", "import onecycle, sys; print(onecycle.__file__); print('torch' in sys.modules)"
     ).splitlines()

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from onecycle._core import __version__
@@ -68,4 +69,11 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NEED_TORCH))
+    """The public API and onecycle's modules loaded so far: not the names this file imports
+    for itself (``importlib``, ``Any``, ...)."""
+    modules = {
+        name
+        for name, value in globals().items()
+        if isinstance(value, ModuleType) and value.__name__ == f"{__name__}.{name}"
+    }
+    return sorted(set(__all__) | modules)

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -18,6 +20,12 @@ from onecycle.cli._config import UsageError, add_schedule_options
 __all__ = ["main"]
 
 COMMANDS = ("generate", "plot", "compare", "info")
+DEFAULT_COMMAND = "generate"
+# The one line a bare `onecycle` ends with, after writing schedule.csv.
+NEXT = (
+    "Next: `onecycle plot` draws this schedule to schedule.png, `onecycle compare` checks it "
+    "against torch's OneCycleLR, and `onecycle --help` lists every option."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,9 +34,49 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def options(self) -> list[str]:
+        """Every option string this parser takes (``--max-lr``, ``-o``, ...)."""
+        return [option for action in self._actions for option in action.option_strings]
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+
+class _TopParser(_Parser):
+    """The parser of ``onecycle``: its help goes on with the options of the command that
+    runs when none is named, since ``onecycle [options]`` takes them."""
+
+    default: _Parser | None = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.default is None:
+            return text
+        own = self.default.format_help().split("\n\n", 2)[-1]  # without its usage and description
+        return f"{text}\nWithout a command, the options of `onecycle {DEFAULT_COMMAND}`:\n\n{own}"
+
+
+def _unrecognized(extras: list[str], options: list[str]) -> str:
+    """argparse's message for arguments no option takes, with the nearest option for each
+    one that looks like a misspelt option (``--max_lr``: ``--max-lr``)."""
+    guesses = {}
+    for extra in extras:
+        given = extra.split("=", 1)[0]
+        if not given.startswith("-") or given in guesses:
+            continue
+        spelt = given.replace("_", "-").lower()
+        # Compared without the dashes, which every long option shares.
+        names = {option.lstrip("-"): option for option in options if option.startswith("--")}
+        nearest = difflib.get_close_matches(spelt.lstrip("-"), names, n=1, cutoff=0.7)
+        if nearest:
+            guesses[given] = names[nearest[0]]
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    if len(guesses) == 1:
+        return f"{message}; did you mean {next(iter(guesses.values()))}?"
+    if guesses:
+        return f"{message}; did you mean {', '.join(f'{o} for {g}' for g, o in guesses.items())}?"
+    return message
+
+
+def _parser() -> _TopParser:
+    parser = _TopParser(
         prog="onecycle",
         description=(
             "1cycle learning-rate schedules, bit-identical to stepping torch's OneCycleLR. "
@@ -85,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_arguments"):
             module.add_arguments(command)
         command.set_defaults(run=module.run)
+        if name == DEFAULT_COMMAND:
+            parser.default = command
 
     info = commands.add_parser(
         "info",
@@ -119,26 +169,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         the one line of a parse error (an unknown option, a value that is not a number).
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
+    bare = not args_list
     if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
         return _fail(2, f"unknown command {args_list[0]!r} (choose from {', '.join(COMMANDS)})")
     if not args_list or args_list[0] not in (*COMMANDS, "-h", "--help", "--version"):
-        args_list.insert(0, "generate")
-    args = _parser().parse_args(args_list)
+        args_list.insert(0, DEFAULT_COMMAND)
+    parser = _parser()
+    args, extras = parser.parse_known_args(args_list)
+    if extras:
+        command = parser if args.command is None else _subparser(parser, args.command)
+        command.error(_unrecognized(extras, command.options()))
     run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return run(args)
+        status = run(args)
     except UsageError as e:
         return _fail(2, str(e))
     except (TypeError, ValueError, OverflowError) as e:
         # onecycle.schedule's and torch's messages name the argument, the value and the range.
         return _fail(2, str(e))
     except MemoryError as e:
-        return _fail(1, str(e) or "out of memory")
+        return _fail(1, human_sizes(str(e)) or "out of memory")
     except OSError as e:
         where = f" {str(e.filename)!r}" if e.filename else ""
         return _fail(1, f"cannot write{where}: {e.strerror or e}")
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
+    if bare and status == 0:
+        print(NEXT)
+    return status
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> _Parser:
+    """The parser of the command ``name``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            command: _Parser = action.choices[name]
+            return command
+    raise LookupError(name)
+
+
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def size(count: int) -> str:
+    """A count of bytes for people: ``512 bytes``, ``1.5 KiB``, ``14.6 TiB`` (powers of 1024,
+    three significant figures)."""
+    value, unit = float(count), 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    if unit == 0:
+        return f"{count} bytes"
+    return f"{value:.3g} {_UNITS[unit]}" if value < 1000 else f"{value:.0f} {_UNITS[unit]}"
+
+
+def human_sizes(message: str) -> str:
+    """The core's memory message with its byte counts (``16000000000000 bytes``, ``the
+    machine has 25276194816``) in KiB, MiB, GiB, ..."""
+    message = re.sub(r"\b(\d+) bytes\b", lambda m: size(int(m.group(1))), message)
+    return re.sub(r"\b(the machine has) (\d+)\b", lambda m: f"{m.group(1)} {size(int(m.group(2)))}", message)
 
 
 def _fail(status: int, message: str) -> int:

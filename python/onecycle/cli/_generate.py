@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import math
 import os
+import sys
 import tempfile
 import time
 import zipfile
@@ -18,6 +20,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from onecycle import _core
 from onecycle._progress import progress_bar
 from onecycle._schedule import schedule
 from onecycle.cli._config import Config, UsageError, configs, describe, varying
@@ -51,11 +54,30 @@ class Progress(Protocol):
     def update(self, n: int) -> object: ...
 
 
+def peak_step(config: Config) -> int:
+    """The step at which ``config``'s learning rate peaks: where the core ends the first
+    phase (torch's first ``end_step``, ``pct_start * total_steps - 1``), or where that falls
+    between two steps, the higher of the two (the first on a tie). In float32 the steps
+    just before it round to the same value; the peak is still this step."""
+    end = _core.phase_ends(
+        total_steps=config.total_steps, pct_start=config.pct_start, three_phase=config.three_phase
+    )[0]
+    last = config.total_steps - 1
+    candidates = sorted({min(max(math.floor(end), 0), last), min(max(math.ceil(end), 0), last)})
+    lr = schedule(**config.kwargs(), steps=candidates).lr
+    peak: int = candidates[int(np.argmax(lr))]
+    return peak
+
+
 @dataclass
 class Summary:
     """The first configuration's values in brief, gathered window by window as they are
-    written: where the learning rate starts, peaks and ends, and how far momentum falls."""
+    written: where the learning rate starts, peaks and ends, and how far momentum falls.
+    ``peak_at`` is the step where the schedule peaks (:func:`peak_step`): where the window
+    holds it and the value there is the window's highest, the peak is reported there, not
+    at an earlier step that rounds to the same value."""
 
+    peak_at: int = -1
     lr_first: float = float("nan")
     lr_last: float = float("nan")
     lr_peak: float = float("-inf")
@@ -73,6 +95,9 @@ class Summary:
         peak = int(np.argmax(lr))
         if lr[peak] > self.lr_peak:
             self.lr_peak, self.lr_peak_step = float(lr[peak]), step + peak
+        at = self.peak_at - step
+        if 0 <= at < len(lr) and lr[at] == self.lr_peak:
+            self.lr_peak_step = self.peak_at
         self.momentum_min = min(self.momentum_min, float(momentum.min()))
 
 
@@ -307,17 +332,19 @@ def run(args: argparse.Namespace) -> int:
     stop = total_steps if args.stop is None else args.stop
     for config in all_configs:
         # Every argument checked before any file is touched: an empty window costs nothing,
-        # and a window the wrong way round is refused before any work.
-        valid = 0 <= args.start <= stop
+        # and a window out of range is refused, with the start given (or 0), before any work.
+        valid = 0 <= args.start <= stop <= config.total_steps + 1
         schedule(**config.kwargs(), start=stop if valid else args.start, stop=stop)
     job = Job(all_configs, values, args.start, stop, dtype)
+    job.summary.peak_at = peak_step(all_configs[0])
     if path.exists() and not args.force and len(all_configs) * job.steps > UNCHANGED_CHECK_MAX:
         # Too large to write only to find it was there already: refuse before any work.
         raise UsageError(_exists(path).replace(" and holds something else", ""))
     passes = 2 if suffix == ".npz" else 1
     began = time.perf_counter()
     mode = "off" if args.quiet and args.progress == "auto" else args.progress
-    show = {"on": True, "off": False}.get(mode)  # "auto": None
+    # "auto": once the work takes half a second, and only on a terminal (not into a log).
+    show = {"on": True, "off": False}.get(mode, None if sys.stderr.isatty() else False)
     with progress_bar(show, passes * len(all_configs) * job.steps, unit_scale=True) as bar:
         job.progress = bar
         unchanged = write(path, job, force=args.force)
@@ -386,7 +413,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--progress",
         choices=("auto", "on", "off"),
         default="auto",
-        help="a progress bar on stderr: auto shows it once the work takes more than half a second",
+        help="a progress bar on stderr: auto shows it once the work takes more than half a "
+        "second, and only when stderr is a terminal (default: auto)",
     )
     parser.add_argument(
         "-q",

@@ -58,6 +58,8 @@ FIDELITY_TESTS = [
     "tests/test_total_steps.py",
     "tests/test_api_docs.py",
     "tests/test_range_test.py",
+    "tests/test_phase_keys.py",
+    "tests/test_replan.py",
 ]
 
 

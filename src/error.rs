@@ -459,3 +459,21 @@ fn not_positive_steps(f: &mut fmt::Formatter<'_>, value: &dyn fmt::Display) -> f
         "total_steps must be a positive integer (1 to 2**63 - 1), got {value}"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        let shown = |bytes: u128| Size(bytes).to_string();
+        assert_eq!(shown(0), "0 bytes");
+        assert_eq!(shown(1023), "1023 bytes");
+        assert_eq!(shown(1024), "1.0 KiB");
+        assert_eq!(shown(1536), "1.5 KiB");
+        assert_eq!(shown(25 * (1 << 30) + (1 << 29)), "25.5 GiB");
+        assert_eq!(shown(80_000_000_000_000), "72.8 TiB");
+        assert_eq!(shown(u128::MAX), format!("{:.1} EiB", u128::MAX as f64 / 2f64.powi(60)));
+    }
+}
+

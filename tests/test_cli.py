@@ -369,24 +369,6 @@ def test_memory_errors_in_binary_units() -> None:
     assert need == "14.6 TiB" and f"values ({need})" in done.stderr
 
 
-@pytest.mark.parametrize(
-    ("count", "text"),
-    [(0, "0 bytes"), (1023, "1023 bytes"), (1024, "1 KiB"), (1536, "1.5 KiB"), (1023 * 1024, "1023 KiB"),
-     (25 * 2**30 + 2**29, "25.5 GiB"), (3 * 2**20, "3 MiB"), (2**100, f"{2**20} YiB")],
-)  # fmt: skip
-def test_sizes(count: int, text: str) -> None:
-    assert onecycle.cli.size(count) == text
-
-
-def test_human_sizes_rewrites_every_count() -> None:
-    message = (
-        "lr needs 5 values (40 bytes), more (the call needs 2048 bytes, the machine has 3221225472); ask"
-    )
-    assert onecycle.cli.human_sizes(message) == (
-        "lr needs 5 values (40 bytes), more (the call needs 2 KiB, the machine has 3 GiB); ask"
-    )
-
-
 def test_unwritable_output(tmp_path: Path) -> None:
     (tmp_path / "d.csv").mkdir()
     assert_one_line_error(run("-o", "d.csv", cwd=tmp_path), "--output 'd.csv' is a directory")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -188,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # onecycle.schedule's and torch's messages name the argument, the value and the range.
         return _fail(2, str(e))
     except MemoryError as e:
-        return _fail(1, human_sizes(str(e)) or "out of memory")
+        return _fail(1, str(e) or "out of memory")  # the core gives sizes in KiB, MiB, ...
     except OSError as e:
         where = f" {str(e.filename)!r}" if e.filename else ""
         return _fail(1, f"cannot write{where}: {e.strerror or e}")
@@ -206,27 +205,6 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> _Parser:
             command: _Parser = action.choices[name]
             return command
     raise LookupError(name)
-
-
-_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-
-
-def size(count: int) -> str:
-    """A count of bytes for people: ``512 bytes``, ``1.5 KiB``, ``14.6 TiB`` (powers of 1024,
-    three significant figures)."""
-    value, unit = float(count), 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value, unit = value / 1024, unit + 1
-    if unit == 0:
-        return f"{count} bytes"
-    return f"{value:.3g} {_UNITS[unit]}" if value < 1000 else f"{value:.0f} {_UNITS[unit]}"
-
-
-def human_sizes(message: str) -> str:
-    """The core's memory message with its byte counts (``16000000000000 bytes``, ``the
-    machine has 25276194816``) in KiB, MiB, GiB, ..."""
-    message = re.sub(r"\b(\d+) bytes\b", lambda m: size(int(m.group(1))), message)
-    return re.sub(r"\b(the machine has) (\d+)\b", lambda m: f"{m.group(1)} {size(int(m.group(2)))}", message)
 
 
 def _fail(status: int, message: str) -> int:

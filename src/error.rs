@@ -40,6 +40,14 @@ pub enum Error {
     WindowOverflow { start: u64, len: usize },
     /// Output slices whose lengths differ.
     LengthMismatch { lr: usize, momentum: usize },
+    /// Re-plan `index` of a list at a step before the one before it (`previous`) or beyond
+    /// the `total_steps` then in force.
+    ReplanOrder {
+        index: usize,
+        step: i64,
+        previous: i64,
+        total_steps: i64,
+    },
     /// A re-plan at `step` onto `total_steps` that leaves no step to take (or a step below 0).
     Replan { step: i64, total_steps: i64 },
     /// A re-plan of a phase list whose phase `phase` (zero-based), the one the next step
@@ -297,6 +305,7 @@ impl fmt::Display for Error {
             _ => self
                 .fmt_request(f)
                 .or_else(|| self.fmt_output(f))
+                .or_else(|| self.fmt_replan(f))
                 .unwrap_or_else(|| self.fmt_argument(f)),
         }
     }
@@ -336,28 +345,6 @@ impl Error {
                 "a phase anneals between group values the group lacks: no {key:?}"
             ),
             Error::Phases { reason } => write!(f, "invalid schedule phases: {reason}"),
-            Error::Replan { step, total_steps } if *step < 0 => write!(
-                f,
-                "cannot re-plan at step {step}: the scheduler has not taken its first step \
-                 (last_epoch must be at least 0)"
-            ),
-            Error::Replan { step, total_steps } => write!(
-                f,
-                "cannot re-plan to total_steps={total_steps} at step {step} (last_epoch): at \
-                 least one step must remain, so total_steps must be at least {}",
-                i128::from(*step) + 2
-            ),
-            Error::ReplanPhase {
-                phase,
-                end_lr,
-                end_momentum,
-            } => write!(
-                f,
-                "cannot re-plan: phase {} of the schedule (where the next step falls) ends at \
-                 the group values {end_lr:?} and {end_momentum:?}, which no phase of the \
-                 layout for this scheduler's pct_start and three_phase ends at",
-                phase + 1
-            ),
             // The others are written by fmt() and the functions it tries first.
             _ => write!(f, "{self:?}"),
         }
@@ -396,6 +383,46 @@ impl Error {
             Error::ColumnLength { name, len, count } => write!(
                 f,
                 "{name} has {len} values for a sweep of {count} configurations"
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The messages of a re-plan that cannot be made (`None` for other errors).
+    fn fmt_replan(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Error::Replan { step, total_steps } if *step < 0 => write!(
+                f,
+                "cannot re-plan at step {step}: the scheduler has not taken its first step \
+                 (last_epoch must be at least 0)"
+            ),
+            Error::Replan { step, total_steps } => write!(
+                f,
+                "cannot re-plan to total_steps={total_steps} at step {step} (last_epoch): at \
+                 least one step must remain, so total_steps must be at least {}",
+                i128::from(*step) + 2
+            ),
+            Error::ReplanOrder {
+                index,
+                step,
+                previous,
+                total_steps,
+            } => write!(
+                f,
+                "replan[{index}] is at step {step}: each re-plan's step must lie between the \
+                 step of the one before ({previous}) and the total_steps then in force \
+                 ({total_steps}, the extra step included)"
+            ),
+            Error::ReplanPhase {
+                phase,
+                end_lr,
+                end_momentum,
+            } => write!(
+                f,
+                "cannot re-plan: phase {} of the schedule (where the next step falls) ends at \
+                 the group values {end_lr:?} and {end_momentum:?}, which no phase of the \
+                 layout for this scheduler's pct_start and three_phase ends at",
+                phase + 1
             ),
             _ => return None,
         })
@@ -473,7 +500,9 @@ mod tests {
         assert_eq!(shown(1536), "1.5 KiB");
         assert_eq!(shown(25 * (1 << 30) + (1 << 29)), "25.5 GiB");
         assert_eq!(shown(80_000_000_000_000), "72.8 TiB");
-        assert_eq!(shown(u128::MAX), format!("{:.1} EiB", u128::MAX as f64 / 2f64.powi(60)));
+        assert_eq!(
+            shown(u128::MAX),
+            format!("{:.1} EiB", u128::MAX as f64 / 2f64.powi(60))
+        );
     }
 }
-

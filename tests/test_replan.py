@@ -9,6 +9,8 @@ import itertools
 import math
 from typing import Any
 
+import numpy as np
+import onecycle
 import pytest
 import torch
 from hypothesis import given
@@ -226,3 +228,77 @@ def test_a_tensor_lr_is_held_as_a_copy() -> None:
     value = float(held)
     lrs_of(ours, 10)
     assert float(held) == value and held is not opt.param_groups[0]["lr"]
+
+
+# --- schedule(replan=...): the re-planned curve, bit for bit --------------------------------
+
+
+def stepped(kwargs: dict[str, Any], plans: list[tuple[int, int]]) -> tuple[list[float], list[float]]:
+    """group 0's lr and momentum at each step of a scheduler (one SGD group) re-planned
+    when last_epoch reaches each plan's step, through the extra step of the last length."""
+    ours = OneCycleLR(make_optimizer("sgd"), **kwargs)
+    group = ours.optimizer.param_groups[0]
+    lr, momentum = [group["lr"]], [group["momentum"]]
+    pending = list(plans)
+    while True:
+        while pending and pending[0][0] == ours.last_epoch:
+            ours.replan(pending.pop(0)[1])
+        if ours.last_epoch >= ours.total_steps:
+            return lr, momentum
+        ours.optimizer.step()
+        ours.step()
+        lr.append(group["lr"])
+        momentum.append(group["momentum"])
+
+
+@given(st.data(), configurations())
+def test_schedule_with_replans_equals_stepping_a_replanned_scheduler(
+    data: st.DataObject, config: tuple[str, int, dict[str, Any]]
+) -> None:
+    _, _, kwargs = config
+    kwargs = {**kwargs, "cycle_momentum": True}
+    for key in ("max_lr", "base_momentum", "max_momentum"):  # one group
+        if isinstance(kwargs[key], list):
+            kwargs[key] = kwargs[key][0]
+    plans = data.draw(replans(kwargs["total_steps"]))
+    curve, err = outcome(lambda: stepped(kwargs, plans))
+    params = {k: v for k, v in kwargs.items() if k != "cycle_momentum"}
+    got, got_err = outcome(lambda: onecycle.schedule(replan=plans, stop=plans[-1][1] + 1, **params))
+    assert_same_failure(err, got_err, "the re-planned curve")
+    if err is not None:
+        return
+    lr, momentum = curve
+    assert same(got.lr.tolist(), lr) and same(got.momentum.tolist(), momentum)
+    # Chosen steps, in any order, are the window's values there.
+    steps = data.draw(st.lists(st.integers(0, plans[-1][1]), max_size=30))
+    at = onecycle.schedule(replan=plans, steps=steps, **params)
+    assert same(at.lr.tolist(), got.lr[steps].tolist())
+
+
+def test_schedule_with_replans_sweeps_and_defaults() -> None:
+    plans = [(30, 120), (90, 100)]
+    sweep = onecycle.schedule(100, [0.1, 0.2, 0.3], replan=plans, dtype=np.float32)
+    assert sweep.lr.shape == (3, 100)  # stop: the last total_steps
+    for i, max_lr in enumerate([0.1, 0.2, 0.3]):
+        one = onecycle.schedule(100, max_lr, replan=plans, dtype=np.float32)
+        assert sweep.lr[i].tobytes() == one.lr.tobytes()
+    same_length = onecycle.schedule(100, 0.1, replan=[(30, 100)])
+    assert same_length.lr.tobytes() == onecycle.schedule(100, 0.1).lr.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("replan", "error", "match"),
+    [
+        ([(50, 51)], ValueError, r"at step 50 \(last_epoch\).*at least 52"),
+        ([(50, 200), (10, 300)], ValueError, r"replan\[1\] is at step 10.*\(50\)"),
+        ([(150, 300)], ValueError, r"replan\[0\] is at step 150.*\(100, the extra step"),
+        ([(-1, 300)], ValueError, r"replan\[0\] is at step -1"),
+        ([(10,)], TypeError, r"replan must be a sequence of \(step, total_steps\) pairs"),
+        ("10:200", TypeError, r"replan must be a sequence"),
+        ([(1.5, 200)], TypeError, r"replan step must be an integer"),
+        ([(10, 2**64)], OverflowError, r"replan total_steps must be at most 2\*\*63 - 1"),
+    ],
+)
+def test_bad_replans(replan: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        onecycle.schedule(100, 0.1, replan=replan)

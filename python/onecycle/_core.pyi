@@ -46,6 +46,7 @@ def schedule(
     shape: tuple[int, ...],
     at: tuple[int, int | None] | npt.NDArray[np.int64],
     output: _Output,
+    replan: list[tuple[int, int]] | None = None,
     **params: object,
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]]: ...
 def phase_ends(*, total_steps: int, pct_start: float, three_phase: bool) -> list[float]: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -135,6 +136,7 @@ def schedule(
     dtype: npt.DTypeLike | None = None,
     exact: bool = True,
     out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None = None,
+    replan: Sequence[tuple[int, int]] | None = None,
 ) -> Schedule:
     """Learning rate and momentum of a 1cycle schedule, for a window of steps or at chosen
     steps.
@@ -190,6 +192,15 @@ def schedule(
         have the result's shape and dtype, be C-contiguous and writeable, and the two must
         not overlap. They are returned, filled.
 
+    replan : sequence of (int, int), optional
+        ``(step, total_steps)`` pairs: the schedule re-planned (as
+        :meth:`OneCycleLR.replan` re-plans a running scheduler) when ``last_epoch`` reaches
+        each ``step``, onto a cycle of that ``total_steps``: bit-identical to stepping a
+        scheduler so re-planned. The steps go in order, each at most the ``total_steps``
+        then in force; each ``total_steps`` leaves at least one step after its step.
+        ``stop`` then defaults to the last ``total_steps``, and the window or ``steps`` lie
+        within that cycle.
+
     Returns
     -------
     Schedule
@@ -209,7 +220,8 @@ def schedule(
         that contains a step falling in a phase of zero width (where torch's ``OneCycleLR`` fails with
         ``ZeroDivisionError``: ``pct_start * total_steps == 1``, or ``pct_start=1.0`` at
         the extra step), or ``out`` arrays of the wrong dtype or shape, not C-contiguous,
-        read-only, or overlapping each other.
+        read-only, or overlapping each other; a ``replan`` step out of order, or one
+        leaving no step.
     OverflowError
         ``total_steps`` (or a step) beyond 2**63 - 1, or a float parameter given as an int
         too large for a float.
@@ -244,7 +256,8 @@ def schedule(
     shape = _broadcast_floats(params)
     output: _core._Output = {"dtype": dtype, "exact": bool(exact), "out": out, "memory": _MEMORY}
     at = (start, stop) if steps is None else steps
-    lr, momentum = _core.schedule(shape=shape, at=at, output=output, **params)
+    replans = None if replan is None else _replans(replan)
+    lr, momentum = _core.schedule(shape=shape, at=at, output=output, replan=replans, **params)
     return Schedule(lr, momentum)
 
 
@@ -266,6 +279,25 @@ def _broadcast_floats(params: dict[str, Any]) -> tuple[int, ...]:
         raise ValueError(f"the float parameters do not broadcast together: {shapes}") from e
     params.update((name, np.broadcast_to(a, shape)) for name, a in arrays.items())
     return shape
+
+
+def _replans(value: object) -> list[tuple[int, int]]:
+    """``replan=``: a sequence of ``(step, total_steps)`` pairs of integers."""
+    wrong = TypeError(f"replan must be a sequence of (step, total_steps) pairs of integers, got {value!r}")
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise wrong
+    pairs = []
+    for pair in value:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
+            raise wrong
+        step, total = pair
+        pairs.append((_integer("replan step", step), _integer("replan total_steps", total)))
+    for name, number in (
+        p for pair in pairs for p in zip(("replan step", "replan total_steps"), pair, strict=True)
+    ):
+        if not -(2**63) <= number <= MAX_STEPS:
+            raise OverflowError(f"{name} must be at most 2**63 - 1, got {_show(number)}")
+    return pairs
 
 
 def _steps(value: object) -> npt.NDArray[np.int64]:

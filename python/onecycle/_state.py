@@ -10,13 +10,43 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
-from onecycle._core import PHASE_KEYS, STRATEGIES
+from onecycle._core import PHASE_KEYS, STRATEGIES, Cycle
 
-__all__ = ["REPLANS", "check_state_dict", "torch_total_steps"]
+__all__ = ["REPLANS", "check_state_dict", "replan", "torch_total_steps"]
 
 #: The state key (and scheduler attribute) listing each re-plan as ``[step, total_steps]``;
 #: present only once a scheduler has been re-planned.
 REPLANS = "onecycle_replans"
+
+
+def replan(scheduler: Any, cycle: Cycle, total: int, layout: tuple[float, bool]) -> None:
+    """Re-plan ``scheduler`` (a ``OneCycleLR`` whose phases make ``cycle``) at its
+    ``last_epoch`` onto ``total`` steps, for the layout of ``(pct_start, three_phase)``:
+    the phases the core computes, the values held now written into each group under the
+    keys the core names, the length and the list of re-plans updated. Nothing changes where
+    the core refuses."""
+    replans = scheduler.__dict__.get(REPLANS, [])
+    pct_start, three_phase = layout
+    rows, (lr_key, momentum_key) = cycle.replan(
+        step=scheduler.last_epoch,
+        total_steps=total,
+        pct_start=pct_start,
+        three_phase=three_phase,
+        index=len(replans),
+    )
+    for group in scheduler.optimizer.param_groups:
+        group[lr_key] = _held(group["lr"])
+        if scheduler.cycle_momentum:
+            group[momentum_key] = _held(group["betas"][0] if scheduler.use_beta1 else group["momentum"])
+    scheduler._schedule_phases = [dict(zip(PHASE_KEYS, row, strict=True)) for row in rows]
+    scheduler.total_steps = total
+    scheduler.__dict__[REPLANS] = [*replans, [scheduler.last_epoch, total]]
+
+
+def _held(value: Any) -> Any:
+    """A group value as a re-plan keeps it: a tensor copied (the group's own is filled in
+    place at later steps), anything else as it is."""
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
 
 
 def torch_total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:

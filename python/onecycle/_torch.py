@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
-from onecycle import _state
-from onecycle._core import GROUP_KEYS, PHASE_KEYS, STRATEGIES, Cycle
+from onecycle import _betas, _state
+from onecycle._core import GROUP_KEYS, STRATEGIES, Cycle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -84,88 +81,6 @@ _TORCH_STEP_WARNS_AT_CALLER = any(
 _TORCH_STEP_PRINTS = "print_lr" in _TORCH_STEP_CODE.co_names
 
 
-@functools.cache
-def _adam_takes_tensor_beta1(beta_dtype: torch.dtype, param_dtype: torch.dtype) -> bool:
-    """Whether the installed torch's Adam steps with a tensor ``betas[0]`` of
-    ``beta_dtype`` on parameters of ``param_dtype`` (torch 2.0-2.4 fail on a float64 tensor
-    with float32 parameters). Asked once per pair, with one step of a one-element Adam."""
-    param = torch.zeros(1, dtype=param_dtype, requires_grad=True)
-    param.grad = torch.ones(1, dtype=param_dtype)
-    adam = torch.optim.Adam([param], lr=0.1, foreach=False)
-    # Set after construction, as the scheduler leaves it (Adam's constructor may insist on
-    # betas of one kind; its step is what matters).
-    adam.param_groups[0]["betas"] = (torch.tensor(0.9, dtype=beta_dtype), 0.999)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the probe's own warnings are nobody's concern
-        try:
-            adam.step()
-        except Exception:  # whatever the reason, this Adam cannot take the tensor
-            return False
-    return True
-
-
-def _keeps_tensor_beta1(group: dict[str, Any], tensor: Tensor) -> bool:
-    """Whether the scheduler keeps ``group``'s tensor ``betas[0]`` and fills it in place:
-    where the installed torch's optimizers can step with it. Elsewhere it does what torch
-    does, replacing it with a float."""
-    params = group.get("params")
-    first = params[0] if isinstance(params, list) and params else None
-    param_dtype = first.dtype if isinstance(first, Tensor) else torch.get_default_dtype()
-    return _adam_takes_tensor_beta1(tensor.dtype, param_dtype)
-
-
-def _fill(tensor: Tensor, value: Any) -> None:
-    """Write ``value`` into ``tensor`` in place, as torch updates a tensor ``lr``."""
-    if isinstance(value, Tensor) and value.dim() != 0:
-        value = value.squeeze()
-    tensor.fill_(value)
-
-
-def _tensor_betas(optimizer: Any) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
-    """The groups whose ``betas[0]`` is a tensor, with their ``betas`` tuples."""
-    groups = getattr(optimizer, "param_groups", None)
-    if not isinstance(groups, list):
-        return []
-    return [
-        (group, betas)
-        for group in groups
-        if isinstance(group, dict)
-        and isinstance(betas := group.get("betas"), tuple)
-        and betas
-        and isinstance(betas[0], Tensor)
-        and _keeps_tensor_beta1(group, betas[0])
-    ]
-
-
-def _fill_beta1(group: dict[str, Any], momentum: Any, filled: dict[int, Any]) -> None:
-    """Write ``momentum`` into the tensor ``group["betas"][0]`` in place. A tensor shared
-    with a group that got another value in this update (``filled``: tensor id -> value)
-    is split off: this group gets its own copy, updated in place from then on."""
-    betas = group["betas"]
-    tensor = betas[0]
-    if filled.setdefault(id(tensor), momentum) != momentum:
-        tensor = tensor.clone()
-        group["betas"] = (tensor, *betas[1:])
-    _fill(tensor, momentum)
-
-
-def _restore_tensor_betas(kept: list[tuple[dict[str, Any], tuple[Any, ...]]]) -> None:
-    """Where torch replaced a tensor ``betas[0]`` (kept by :func:`_tensor_betas`) with a
-    plain number, put the tensor back, holding that number. (Where torch put a tensor
-    there, computed from tensor momentum bounds, its tensor stays, as in torch.)"""
-    filled: dict[int, Any] = {}
-    for group, betas in kept:
-        current = group.get("betas")
-        if current is betas or not isinstance(current, tuple) or not current:
-            continue
-        if isinstance(current[0], Tensor):
-            continue
-        rest = current[1:]
-        same_rest = len(rest) == len(betas) - 1 and all(a is b for a, b in zip(rest, betas[1:], strict=False))
-        group["betas"] = betas if same_rest else (betas[0], *rest)
-        _fill_beta1(group, current[0], filled)
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What the scheduler was built with that a re-plan needs (not part of its state)."""
@@ -175,12 +90,6 @@ class _Plan:
     #: The length it was built with, which replan_on_load re-plans a loaded state onto.
     total_steps: int
     replan_on_load: bool
-
-
-def _held(value: Any) -> Any:
-    """A group value as a re-plan keeps it: a tensor copied (the group's own is filled in
-    place at later steps), anything else as it is."""
-    return value.detach().clone() if isinstance(value, Tensor) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +231,7 @@ class OneCycleLR(_TorchOneCycleLR):
         if verbose and not _TORCH_HAS_VERBOSE:
             self.__class__ = _VerboseOneCycleLR
         # torch's constructor replaces a tensor betas[0] with a float; keep the tensor.
-        tensor_betas = _tensor_betas(optimizer)
+        tensor_betas = _betas.tensor_betas(optimizer)
         try:
             super().__init__(
                 optimizer,
@@ -354,7 +263,7 @@ class OneCycleLR(_TorchOneCycleLR):
                     ) from e
             raise
         finally:
-            _restore_tensor_betas(tensor_betas)
+            _betas.restore_tensor_betas(tensor_betas)
 
     def step(self, epoch: int | None = None) -> None:
         """Advance the schedule by one step (call it after ``optimizer.step()``).
@@ -484,11 +393,11 @@ class OneCycleLR(_TorchOneCycleLR):
         if not warn:
             self._get_lr_called_within_step = True
         self.last_epoch = step_num  # differs from last_epoch only with hold_final
-        tensor_betas = _tensor_betas(self.optimizer) if self.cycle_momentum else []
+        tensor_betas = _betas.tensor_betas(self.optimizer) if self.cycle_momentum else []
         try:
             return super().get_lr()
         finally:
-            _restore_tensor_betas(tensor_betas)
+            _betas.restore_tensor_betas(tensor_betas)
             self._get_lr_called_within_step, self.last_epoch = within_step, last_epoch
 
     def plot(self, ax: Axes | tuple[Axes, Axes] | None = None, *, log_lr: bool = False) -> tuple[Axes, Axes]:
@@ -619,23 +528,8 @@ class OneCycleLR(_TorchOneCycleLR):
         cycle = self._cycle()
         if cycle is None:
             raise ValueError("replan() needs the scheduler's phases in torch's form (a list of phase dicts)")
-        replans = self.__dict__.get(_state.REPLANS, [])
         plan = self._onecycle_plan
-        rows, (lr_key, momentum_key) = cycle.replan(
-            step=self.last_epoch,
-            total_steps=total,
-            pct_start=plan.pct_start,
-            three_phase=plan.three_phase,
-            index=len(replans),
-        )
-        for group in self.optimizer.param_groups:
-            group[lr_key] = _held(group["lr"])
-            if self.cycle_momentum:
-                group[momentum_key] = _held(group["betas"][0] if self.use_beta1 else group["momentum"])
-        phases: Any = [dict(zip(PHASE_KEYS, row, strict=True)) for row in rows]
-        self._schedule_phases = phases
-        self.total_steps = total
-        self.__dict__[_state.REPLANS] = [*replans, [self.last_epoch, total]]
+        _state.replan(self, cycle, total, (plan.pct_start, plan.three_phase))
 
 
 class _VerboseOneCycleLR(OneCycleLR):

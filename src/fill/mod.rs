@@ -25,6 +25,7 @@
 //! - `kernel`: the loops, generic over the formula, compiled per vector level;
 //! - `order`: the platform `cos` called class by class of its argument, for steps out of
 //!   order;
+//! - `replanned`: schedules re-planned at chosen steps, filled plan by plan;
 //! - `alloc`: output buffers, their size checked first ([`alloc_len`], [`try_zeroed`]).
 
 mod alloc;
@@ -34,10 +35,12 @@ mod kernel;
 mod list;
 mod order;
 mod plan;
+mod replanned;
 mod steps;
 
 pub use alloc::{alloc_len, try_zeroed};
 pub use base::{Accuracy, Prepared, Sample, BLOCK, PARALLEL_MIN_STEPS};
+pub use replanned::{fill_replanned, Positions as ReplannedAt, Replanned};
 
 use crate::config::Config;
 use crate::cycle::OneCycle;

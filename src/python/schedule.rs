@@ -14,9 +14,13 @@ use pyo3::types::{PyDict, PyFloat, PyInt, PyString};
 
 use super::{to_py_err, OrRaise};
 use crate::config::{parameters, Config, Kind as ParameterKind, Value};
+use crate::cycle::Replan;
 use crate::cycle::{check_total_steps, Anneal};
 use crate::error::{Error, Int, OutProblem};
-use crate::fill::{alloc_len, prepare, prepare_steps, Accuracy, Prepared, Request, Sample};
+use crate::fill::{
+    alloc_len, fill_replanned, prepare, prepare_steps, Accuracy, Prepared, Replanned, ReplannedAt,
+    Request, Sample,
+};
 use crate::memory::check_fits;
 
 /// An `anneal_strategy`: one of [`Anneal::NAMES`] (anything else is named in the error by
@@ -198,7 +202,7 @@ enum At<'a> {
     Chosen(&'a [i64]),
 }
 
-impl At<'_> {
+impl<'a> At<'a> {
     fn prepare(self, configs: &[Config]) -> Result<Vec<Prepared>, Error> {
         match self {
             At::Window(start, stop) => prepare(configs, start, stop),
@@ -206,15 +210,47 @@ impl At<'_> {
         }
     }
 
-    fn fill<T: Sample>(
-        self,
-        request: &Request<'_>,
-        lr: &mut [T],
-        m: &mut [T],
-    ) -> Result<(), Error> {
+    /// Each configuration re-planned at `replans`, checked at these steps.
+    fn replanned(self, configs: &[Config], replans: &[Replan]) -> Result<Vec<Replanned>, Error> {
+        let wrap = |index: usize, e: Error| match configs.len() {
+            1 => e,
+            _ => Error::InConfig {
+                index,
+                source: Box::new(e),
+            },
+        };
+        let at = self.positions();
+        let mut rows = Vec::with_capacity(configs.len());
+        for (i, config) in configs.iter().enumerate() {
+            let row = Replanned::new(config, replans).map_err(|e| wrap(i, e))?;
+            row.check(at).map_err(|e| wrap(i, e))?;
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    fn positions(self) -> ReplannedAt<'a> {
         match self {
-            At::Window(start, stop) => request.window(start, stop, lr, m),
-            At::Chosen(steps) => request.steps(steps, lr, m),
+            At::Window(start, stop) => ReplannedAt::Window(start, stop),
+            At::Chosen(steps) => ReplannedAt::Steps(steps),
+        }
+    }
+}
+
+/// What fills the outputs: prepared configurations, or re-planned ones.
+pub(super) enum Fill<'a> {
+    Plain(Request<'a>),
+    Replanned(&'a [Replanned], Accuracy),
+}
+
+impl Fill<'_> {
+    fn run<T: Sample>(&self, at: At<'_>, lr: &mut [T], m: &mut [T]) -> Result<(), Error> {
+        match (self, at) {
+            (Fill::Plain(request), At::Window(start, stop)) => request.window(start, stop, lr, m),
+            (Fill::Plain(request), At::Chosen(steps)) => request.steps(steps, lr, m),
+            (Fill::Replanned(rows, accuracy), at) => {
+                fill_replanned(rows, at.positions(), (lr, m), *accuracy)
+            }
         }
     }
 }
@@ -343,10 +379,10 @@ pub(super) fn zeros<'py, T: Sample + Element>(
 
 pub(super) type Outputs<'py> = (Bound<'py, PyUntypedArray>, Bound<'py, PyUntypedArray>);
 
-/// Fills the outputs (new ones, or `out` checked) with the values of `prepared` at `steps`.
+/// Fills the outputs (new ones, or `out` checked) with the values of `fill` at `steps`.
 pub(super) fn fill_outputs<'py, T: Sample + Element>(
     py: Python<'py>,
-    request: &Request<'_>,
+    fill: &Fill<'_>,
     steps: &Steps<'_>,
     shape: &[usize],
     out: Option<Outputs<'py>>,
@@ -366,7 +402,7 @@ pub(super) fn fill_outputs<'py, T: Sample + Element>(
         let mut momentum_view = momentum.cast::<PyArrayDyn<T>>()?.try_readwrite()?;
         let (l, m) = (lr_view.as_slice_mut()?, momentum_view.as_slice_mut()?);
         let at = steps.at();
-        py.detach(|| at.fill(request, l, m)).or_raise()?;
+        py.detach(|| fill.run(at, l, m)).or_raise()?;
     }
     Ok((lr, momentum))
 }
@@ -436,37 +472,48 @@ impl<'py> Where<'py> {
 /// of the signature, before anything is allocated: the values, the window or steps, the
 /// dtype, the memory the outputs need against the machine's, and `out`.
 #[pyfunction]
-#[pyo3(signature = (*, shape, at, output, **params))]
+#[pyo3(signature = (*, shape, at, output, replan=None, **params))]
 #[allow(clippy::needless_pass_by_value)]
 pub(super) fn schedule<'py>(
     py: Python<'py>,
     shape: Vec<usize>,
     at: Where<'py>,
     output: Output<'py>,
+    replan: Option<Vec<(i64, i64)>>,
     params: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Outputs<'py>> {
     let params = params.unwrap_or_else(|| PyDict::new(py));
     let count = shape.iter().product::<usize>();
     let sweep = Sweep::from_kwargs(&params, count)?;
-    let steps = at.steps(&sweep.base)?;
-    let (float32, item_size) = output.float32(py)?;
-    let fits = || {
-        let float_params = parameters()
-            .iter()
-            .filter(|p| p.kind == ParameterKind::Float)
-            .count();
-        let (configs, values) = (count as u128, steps.len() as u128);
-        check_fits(configs, values, item_size, float_params, output.memory).or_raise()
+    let replans: Vec<Replan> = replan
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(step, total_steps)| Replan { step, total_steps })
+        .collect();
+    // A window lies within the last plan's cycle.
+    let last = Config {
+        total_steps: replans
+            .last()
+            .map_or(sweep.base.total_steps, |r| r.total_steps),
+        ..sweep.base
     };
+    let steps = at.steps(&last)?;
+    let (float32, item_size) = output.float32(py)?;
+    let fits = || check_memory((count, steps.len()), item_size, output.memory);
     // One configuration: a bad value is the clearer error, so it comes first. Many: they
     // are not made at all when they would not fit.
     if count > 1 {
         fits()?;
     }
-    let prepared = steps
-        .at()
-        .prepare(&sweep.configs().or_raise()?)
-        .or_raise()?;
+    let configs = sweep.configs().or_raise()?;
+    let (prepared, rows) = if replans.is_empty() {
+        (steps.at().prepare(&configs).or_raise()?, Vec::new())
+    } else {
+        (
+            Vec::new(),
+            steps.at().replanned(&configs, &replans).or_raise()?,
+        )
+    };
     if count <= 1 {
         fits()?;
     }
@@ -475,11 +522,35 @@ pub(super) fn schedule<'py>(
     } else {
         Accuracy::Fast
     };
-    let request = Request::new(&prepared, accuracy);
-    let full: Vec<usize> = shape.iter().copied().chain(steps.shape()).collect();
+    let fill = match replans.as_slice() {
+        [] => Fill::Plain(Request::new(&prepared, accuracy)),
+        _ => Fill::Replanned(&rows, accuracy),
+    };
+    let out_shape: Vec<usize> = shape.iter().copied().chain(steps.shape()).collect();
     if float32 {
-        fill_outputs::<f32>(py, &request, &steps, &full, output.out)
+        fill_outputs::<f32>(py, &fill, &steps, &out_shape, output.out)
     } else {
-        fill_outputs::<f64>(py, &request, &steps, &full, output.out)
+        fill_outputs::<f64>(py, &fill, &steps, &out_shape, output.out)
     }
+}
+
+/// Refuses outputs of `configs * steps` values (and the configurations' float parameters)
+/// beyond `memory` bytes ([`check_fits`]).
+fn check_memory(
+    (configs, steps): (usize, usize),
+    item_size: usize,
+    memory: Option<u64>,
+) -> PyResult<()> {
+    let float_params = parameters()
+        .iter()
+        .filter(|p| p.kind == ParameterKind::Float)
+        .count();
+    check_fits(
+        configs as u128,
+        steps as u128,
+        item_size,
+        float_params,
+        memory,
+    )
+    .or_raise()
 }

@@ -8,7 +8,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::schedule::{anneal_arg, fill_outputs, Outputs, Steps};
+use super::schedule::{anneal_arg, fill_outputs, Fill, Outputs, Steps};
 use super::{to_py_err, OrRaise};
 use crate::cycle::{held_keys, Anneal, Key, OneCycle, Phase, Replan, Values};
 use crate::fill::{check_step_range, Accuracy, Prepared, Request};
@@ -257,9 +257,9 @@ impl PyCycle {
         self.inner.check_steps(steps_slice).or_raise()?;
         let values: Values = values.into_iter().map(|(k, v)| (Key::new(k), v)).collect();
         let prepared = [Prepared::new(self.inner.clone(), &values).or_raise()?];
-        let request = Request::new(&prepared, Accuracy::Exact);
+        let fill = Fill::Plain(Request::new(&prepared, Accuracy::Exact));
         let shape = steps.shape().to_vec();
-        fill_outputs::<f64>(py, &request, &Steps::Chosen(steps), &shape, None)
+        fill_outputs::<f64>(py, &fill, &Steps::Chosen(steps), &shape, None)
     }
 
     /// The phases re-planned at `step` (the scheduler's `last_epoch`) onto `total_steps`,

@@ -1,6 +1,7 @@
 """Draw the README's pictures: `make pictures` (or `python docs/pictures.py`).
 
-The schedules are drawn with `onecycle plot`; the LR range test is a real one, run and
+The schedules are drawn with `onecycle plot`, the re-planned run with matplotlib from
+`onecycle.schedule(..., replan=...)`; the LR range test is a real one, run and
 drawn (with `RangeTestResult.plot()`) by examples/range_test.py's code. tests/test_pictures.py
 draws them again and compares them with the committed files, so the pictures always show
 what the current code computes.
@@ -32,6 +33,9 @@ PICTURES: dict[str, list[str]] = {
 
 # The LR range test of examples/range_test.py, drawn by its `figure()`.
 RANGE_TEST = "range-test.png"
+
+# A run of 10,000 steps extended to 15,000 at step 6,000: re-planned, and resumed naively.
+REPLAN = "replan.png"
 
 
 def example() -> dict[str, Any]:
@@ -87,6 +91,50 @@ def draw_range_test(path: Path, result: Any) -> None:
         example()["figure"](result).savefig(path, metadata=metadata)
 
 
+def replan_curves() -> dict[str, tuple[Any, Any]]:
+    """The three learning-rate curves of the re-planning picture, as (steps, lr): the plan
+    of 10,000 steps, a naive resume at step 6,000 (a new scheduler of 15,000 steps with
+    ``last_epoch=6000``: the first 6,001 steps of the old plan, then the new one's), and
+    the run re-planned at step 6,000 onto 15,000 steps."""
+    import numpy as np
+
+    import onecycle
+
+    step, old, new, max_lr = 6_000, 10_000, 15_000, 0.01
+    before = onecycle.schedule(old, max_lr, stop=step + 1).lr
+    naive = np.concatenate([before, onecycle.schedule(new, max_lr, start=step + 1).lr])
+    replanned = onecycle.schedule(old, max_lr, replan=[(step, new)]).lr
+    return {
+        f"planned: total_steps={old:,}": (np.arange(old), onecycle.schedule(old, max_lr).lr),
+        f"a new scheduler of {new:,} steps with last_epoch={step:,}: jumps": (np.arange(new), naive),
+        f"replan({new:,}) at step {step:,}: no jump": (np.arange(new), replanned),
+    }
+
+
+def draw_replan(path: Path) -> None:
+    """The re-planning picture, with the digest of every value drawn in its text."""
+    import matplotlib.pyplot as plt
+    import matplotlib.style
+    import numpy as np
+
+    curves = replan_curves()
+    digest = hashlib.sha256()
+    for _, lr in curves.values():
+        digest.update(np.ascontiguousarray(lr, dtype=np.float64).tobytes())
+    with matplotlib.style.context("default"):
+        fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
+        styles = [{"color": "0.6", "linestyle": "--"}, {"color": "C3"}, {"color": "C0", "linewidth": 2}]
+        for (label, (steps, lr)), style in zip(curves.items(), styles, strict=True):
+            ax.plot(steps, lr, label=label, **style)
+        ax.axvline(6_000, color="0.3", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("learning rate")
+        ax.set_title("Extending a run at step 6,000: torch's class jumps, replan() does not")
+        ax.legend(fontsize=8, loc="upper right")
+        fig.savefig(path, metadata={"Description": f"onecycle replan data sha256 {digest.hexdigest()}"})
+        plt.close(fig)
+
+
 def draw(directory: Path) -> None:
     """Draw every picture into ``directory``, replacing what is there."""
     for name, args in PICTURES.items():
@@ -103,6 +151,7 @@ def draw(directory: Path) -> None:
         ]
         subprocess.run(command, check=True)
     draw_range_test(directory / RANGE_TEST, range_test_result())
+    draw_replan(directory / REPLAN)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def pictures_module() -> ModuleType:
 
 PICTURES: dict[str, list[str]] = pictures_module().PICTURES
 RANGE_TEST: str = pictures_module().RANGE_TEST
+REPLAN: str = pictures_module().REPLAN
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def read(path: Path) -> tuple[dict[str, str], np.ndarray]:
         return dict(image.text), np.asarray(image.convert("RGBA"))  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", sorted(PICTURES))
+@pytest.mark.parametrize("name", [*sorted(PICTURES), REPLAN])
 def test_picture_is_current(drawn: Path, name: str) -> None:
     committed_text, committed = read(IMAGES / name)
     fresh_text, fresh = read(drawn / name)
@@ -108,4 +109,18 @@ def test_range_test_picture_draws_the_result() -> None:
 def test_readme_shows_every_picture() -> None:
     readme = (ROOT / "README.md").read_text()
     shown = set(re.findall(r"\]\(docs/img/([\w-]+\.png)\)", readme))
-    assert shown == {*PICTURES, RANGE_TEST} == {p.name for p in IMAGES.glob("*.png")}
+    assert shown == {*PICTURES, RANGE_TEST, REPLAN} == {p.name for p in IMAGES.glob("*.png")}
+
+
+def test_replan_picture_shows_the_jump_and_its_absence() -> None:
+    """The naive resume jumps at the resume step; the re-planned run moves on as any step
+    of it does; both end at the new length's min_lr."""
+    curves = list(pictures_module().replan_curves().values())
+    (_, planned), (_, naive), (_, replanned) = curves
+    step = 6_000
+    assert np.array_equal(naive[: step + 1], planned[: step + 1])
+    assert np.array_equal(replanned[: step + 1], planned[: step + 1])
+    naive_jump = abs(naive[step + 1] - naive[step])
+    moves = np.abs(np.diff(replanned[step:]))
+    assert moves[0] <= moves.max() and naive_jump > 100 * moves.max()
+    assert replanned[-1] == naive[-1]

@@ -39,6 +39,10 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 steps in 0..N (drawn once, outside the timing), or every
                                 step in order, against the window of the same length.
                                 Skipped where the installed onecycle has no steps=.
+  schedule() cos f64 replan=    N values in two plans: a schedule of N / 2 steps
+                                re-planned at step N / 4 onto N, against the window of N
+                                (the same loops, plan by plan). Skipped where the
+                                installed onecycle has no replan=.
                                 Exact cos in random order calls the platform cos class
                                 by class of its argument (its branches would otherwise
                                 be unpredictable); linear is bound by memory, and steps=
@@ -54,7 +58,10 @@ Rows: time, steps per second, ratios. Each is the best of several repeats
                                 the optimizer is stepped once, outside the timing),
                                 scaled linearly to N.
   step() torch/onecycle, G      the same loop per call, for torch's OneCycleLR and the
-                                drop-in onecycle.OneCycleLR, with G = 1 and 4 groups.
+                                drop-in onecycle.OneCycleLR, with G = 1 and 4 groups;
+                                "re-planned": onecycle's, re-planned at step 0 onto one
+                                step more, so each step runs on a re-planned phase list
+                                (against the ordinary step(): it must be no slower).
   floor: f64::cos, all cores    onecycle._core._cos_floor(N): the platform cos (Rust's
                                 f64::cos, the one schedule() calls) of N arguments over
                                 [0, pi], summed, on all cores in schedule()'s blocks:
@@ -92,6 +99,7 @@ load average is printed with the machine.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -269,14 +277,18 @@ def best(fn, repeats):
     return min(times)
 
 
-def loop_time(cls, steps, repeats, groups=1):
+def loop_time(cls, steps, repeats, groups=1, replanned=False):
     """Seconds for `steps` scheduler.step() calls, best of `repeats` fresh schedulers
-    (SGD with momentum over `groups` parameter groups of one 4-element tensor each)."""
+    (SGD with momentum over `groups` parameter groups of one 4-element tensor each);
+    `replanned`: each re-planned at step 0 onto one step more, so every timed step runs
+    on a re-planned phase list."""
     times = []
     for _ in range(repeats):
         params = [{"params": [torch.nn.Parameter(torch.zeros(4))]} for _ in range(groups)]
         opt = torch.optim.SGD(params, lr=MAX_LR, momentum=0.9)
         sched = cls(opt, MAX_LR, total_steps=steps)
+        if replanned:
+            sched.replan(steps + 1)
         opt.step()  # so torch does not warn that the scheduler stepped first
         step = sched.step
         t0 = time.perf_counter()
@@ -409,6 +421,9 @@ def run(n, memory_steps):
         )
         row("floor: read the steps, numpy", lambda: chosen["random"].max())
         del chosen
+    if "replan" in inspect.signature(onecycle.schedule).parameters:
+        # Two plans of n steps in all: half of the first, re-planned onto n.
+        row("schedule() cos f64 replan=", lambda: onecycle.schedule(n // 2, MAX_LR, replan=[(n // 4, n)]))
     row("numpy reference (torch formula)", lambda: reference(n, MAX_LR))
     row("numpy reference (shared cos)", lambda: reference(n, MAX_LR, shared_cos=True))
     if torch is not None:
@@ -418,6 +433,11 @@ def run(n, memory_steps):
             for who, cls in (("torch", TorchOneCycleLR), ("onecycle", onecycle.OneCycleLR)):
                 rows[f"step() {who}, {groups} group{'s' * (groups > 1)}"] = (
                     loop_time(cls, k, 3, groups) / k,
+                    1,
+                )
+            if hasattr(onecycle.OneCycleLR, "replan"):
+                rows[f"step() onecycle, {groups} group{'s' * (groups > 1)}, re-planned"] = (
+                    loop_time(onecycle.OneCycleLR, k, 3, groups, replanned=True) / k,
                     1,
                 )
     row("floor: f64::cos, all cores", lambda: _core._cos_floor(n))
@@ -459,9 +479,7 @@ def chosen_ratios(n, repeats=15):
         "cos steps=random": lambda: onecycle.schedule(n, MAX_LR, steps=random),
         "cos steps=in order": lambda: onecycle.schedule(n, MAX_LR, steps=in_order),
         "linear window": lambda: onecycle.schedule(n, MAX_LR, anneal_strategy="linear"),
-        "linear steps=random": lambda: onecycle.schedule(
-            n, MAX_LR, anneal_strategy="linear", steps=random
-        ),
+        "linear steps=random": lambda: onecycle.schedule(n, MAX_LR, anneal_strategy="linear", steps=random),
         "read the steps, numpy": lambda: random.max(),
     }
     times = {name: math.inf for name in calls}
@@ -471,11 +489,7 @@ def chosen_ratios(n, repeats=15):
             result = fn()
             times[name] = min(times[name], time.perf_counter() - t0)
             del result
-    ratios = {
-        name: times[name] / times[name.split(" ")[0] + " window"]
-        for name in times
-        if "steps=" in name
-    }
+    ratios = {name: times[name] / times[name.split(" ")[0] + " window"] for name in times if "steps=" in name}
     return times, ratios
 
 
@@ -554,6 +568,9 @@ COMPARISONS = [
     ("vs 64 calls", "sweep: one call (64 x 100k)", "sweep: 64 calls (64 x 100k)", ("faster", 5.0)),
     ("vs torch", "step() onecycle, 1 group", "step() torch, 1 group", ("faster", 3.0)),
     ("vs torch", "step() onecycle, 4 groups", "step() torch, 4 groups", ("faster", 3.0)),
+    ("vs ordinary", "step() onecycle, 1 group, re-planned", "step() onecycle, 1 group", ("within", 1.1)),
+    ("vs ordinary", "step() onecycle, 4 groups, re-planned", "step() onecycle, 4 groups", ("within", 1.1)),
+    ("vs plain window", "schedule() cos f64 replan=", "schedule() cos f64", ("within", 1.1)),
 ]
 
 

@@ -302,3 +302,13 @@ def test_schedule_with_replans_sweeps_and_defaults() -> None:
 def test_bad_replans(replan: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         onecycle.schedule(100, 0.1, replan=replan)
+
+
+def test_a_replanned_schedule_steps_through_the_rust_path() -> None:
+    from test_phase_keys import NoFallback
+
+    ours = NoFallback(make_optimizer("adam", 2), max_lr=[0.1, 0.2], total_steps=100, three_phase=True)
+    step_to(ours, 40)
+    ours.replan(150)
+    assert ours._cycle() is not None
+    step_to(ours, 150)  # every step on the core's path: NoFallback fails otherwise

@@ -36,7 +36,7 @@ STRATEGIES: tuple[str, ...]
 _Row = tuple[float, str, str, str, str]
 
 class _Output(TypedDict):
-    dtype: np.dtype[Any] | None
+    dtype: object
     exact: bool
     out: tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]] | None
     memory: int | None

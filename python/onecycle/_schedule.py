@@ -248,11 +248,6 @@ def schedule(
         isinstance(out, tuple) and len(out) == 2 and all(isinstance(a, np.ndarray) for a in out)
     ):
         raise TypeError(f"out must be a tuple of two numpy arrays (lr, momentum), got {type(out).__name__}")
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError as e:
-            raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from e
     shape = _broadcast_floats(params)
     output: _core._Output = {"dtype": dtype, "exact": bool(exact), "out": out, "memory": _MEMORY}
     at = (start, stop) if steps is None else steps

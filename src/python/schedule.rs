@@ -282,13 +282,17 @@ fn window(
 }
 
 /// float64 or float32: `dtype`, else the dtype of the given outputs, else float64.
+/// `dtype` is anything `numpy.dtype()` takes; what it refuses is a `TypeError` naming it.
 fn output_dtype<'py>(
     py: Python<'py>,
-    dtype: Option<Bound<'py, PyArrayDescr>>,
+    dtype: Option<&Bound<'py, PyAny>>,
     out: Option<&(Bound<'py, PyUntypedArray>, Bound<'py, PyUntypedArray>)>,
 ) -> PyResult<bool> {
     let dtype = match (dtype, out) {
-        (Some(dtype), _) => dtype,
+        (Some(dtype), _) => PyArrayDescr::new(py, dtype).map_err(|_| {
+            let value = dtype.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+            PyTypeError::new_err(Error::Dtype { value }.to_string())
+        })?,
         (None, Some((lr, _))) => lr.dtype(),
         (None, None) => return Ok(false),
     };
@@ -412,7 +416,7 @@ pub(super) fn fill_outputs<'py, T: Sample + Element>(
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
 pub(super) struct Output<'py> {
-    dtype: Option<Bound<'py, PyArrayDescr>>,
+    dtype: Option<Bound<'py, PyAny>>,
     exact: bool,
     out: Option<Outputs<'py>>,
     memory: Option<u64>,
@@ -422,7 +426,7 @@ impl<'py> Output<'py> {
     /// Whether the outputs are float32 (else float64), and the bytes of each value to be
     /// allocated (0 when `out` is filled).
     fn float32(&self, py: Python<'py>) -> PyResult<(bool, usize)> {
-        let float32 = output_dtype(py, self.dtype.clone(), self.out.as_ref())?;
+        let float32 = output_dtype(py, self.dtype.as_ref(), self.out.as_ref())?;
         let item_size = match (&self.out, float32) {
             (Some(_), _) => 0,
             (None, true) => 4,

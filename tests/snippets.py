@@ -51,3 +51,27 @@ def torch_lrs_by_hand(model: torch.nn.Module, steps: int, **kwargs: Any) -> list
         optimizer.step()
         scheduler.step()
     return [*lrs, scheduler.get_last_lr()[0]]
+
+
+REPLAN_ON_LOAD = ", replan_on_load=True)"
+
+
+def with_replan_on_load(code: str) -> str:
+    """`code` (a page snippet) as the page changes it to resume with a new length: its
+    scheduler line replaced by the page's one-line block that is that line with
+    `replan_on_load=True` added."""
+    lines = code.splitlines(keepends=True)
+    plain = {line.strip(): i for i, line in enumerate(lines)}
+    changed = [
+        line
+        for block in re.findall(r"```python\n(.+?)```", PAGE.read_text(), re.S)
+        if len(block.splitlines()) == 1
+        and (line := block.strip()).endswith(REPLAN_ON_LOAD)
+        and line.removesuffix(REPLAN_ON_LOAD) + ")" in plain
+    ]
+    assert len(changed) == 1, f"{PAGE.name} should have one line adding replan_on_load=True to the snippet"
+    (line,) = changed
+    i = plain[line.removesuffix(REPLAN_ON_LOAD) + ")"]
+    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+    lines[i] = f"{indent}{line}\n"
+    return "".join(lines)

@@ -1,5 +1,6 @@
 """accelerate: docs/integrations.md's loop (prepare, gradient accumulation, save_state, load_state),
-run with torch's OneCycleLR and with onecycle's, steps, trains and checkpoints alike."""
+run with torch's OneCycleLR and with onecycle's, steps, trains and checkpoints alike; with the
+page's `replan_on_load=True`, load_state resumes it with more epochs onto the re-planned curve."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState, GradientState
 from parity import same
-from snippets import WHICH, Which, page_snippet, run_snippet, torch_lrs_by_hand
+from snippets import WHICH, Which, page_snippet, run_snippet, torch_lrs_by_hand, with_replan_on_load
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
 SNIPPET = page_snippet("from accelerate import Accelerator")
 BATCHES, BATCH, EPOCHS, ACCUMULATION = 30, 4, 10, 4  # 300 batches, 80 optimizer steps
 STEPS_PER_EPOCH = math.ceil(BATCHES / ACCUMULATION)
+LONGER = 15  # epochs of a run resumed with a new length: 120 optimizer steps
 FILES = ("scheduler.bin", "optimizer.bin")
 
 
@@ -70,17 +72,24 @@ Train = Callable[..., Run]
 
 @pytest.fixture(scope="module")
 def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
-    """Run the page's loop in a folder of its own (its checkpoints go there), as written or
-    with torch's class; resume from `resume`'s checkpoint of `first_epoch`. Uninterrupted
-    runs are made once per module."""
+    """Run the page's loop (or `code`, a variant of it) for `epochs` in a folder of its own
+    (its checkpoints go there), as written or with torch's class; resume from `resume`'s
+    checkpoint of `first_epoch`. Uninterrupted runs are made once per module."""
     tmp_path = tmp_path_factory.mktemp("accelerate")
     runs = iter(range(1000))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threads only contend
     full: dict[Which, Run] = {}
 
-    def train(which: Which, first_epoch: int = 0, resume: Run | None = None) -> Run:
-        if first_epoch == 0 and which in full:
+    def train(
+        which: Which,
+        first_epoch: int = 0,
+        resume: Run | None = None,
+        epochs: int = EPOCHS,
+        code: str = SNIPPET,
+    ) -> Run:
+        uninterrupted = first_epoch == 0 and epochs == EPOCHS and code == SNIPPET
+        if uninterrupted and which in full:
             return full[which]
         folder = tmp_path / f"run{next(runs)}-{which}"
         folder.mkdir()
@@ -91,7 +100,7 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
         names: dict[str, Any] = {
             "model": model(),
             "data_loader": data_loader(),
-            "epochs": EPOCHS,
+            "epochs": epochs,
             "first_epoch": first_epoch,
         }
 
@@ -105,9 +114,9 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
         GradientState._reset_state()
         with pytest.MonkeyPatch.context() as monkeypatch:
             monkeypatch.chdir(folder)
-            run_snippet(SNIPPET, which, names)
+            run_snippet(code, which, names)
         run = Run(folder, names, seen)
-        if first_epoch == 0:
+        if uninterrupted:
             full[which] = run
         return run
 
@@ -176,6 +185,49 @@ def test_load_state_resumes_identically(
     assert type(resumed.scheduler) is (onecycle.OneCycleLR if resumed_by == "onecycle" else TorchOneCycleLR)
     assert same(resumed.seen, full.seen[first_epoch * BATCHES :])
     assert same(resumed.state(), full.state())
+
+
+@pytest.mark.parametrize("first_epoch", [1, 7])
+def test_load_state_with_more_epochs_and_replan_on_load_goes_on_without_a_jump(
+    train: Train, first_epoch: int
+) -> None:
+    """The page's one-line change, `replan_on_load=True`: load_state of a state saved in the
+    warm-up or in the annealing, with `epochs=15` in place of 10, goes on from the rate and
+    beta1 held there along the curve re-planned at that step onto the new length, bit for
+    bit, and ends on the extra step of the new length."""
+    full = train("onecycle")
+    resumed = train("onecycle", first_epoch, resume=full, epochs=LONGER, code=with_replan_on_load(SNIPPET))
+    step, total = first_epoch * STEPS_PER_EPOCH, LONGER * STEPS_PER_EPOCH
+    assert resumed.scheduler.last_epoch == resumed.scheduler.total_steps == total
+    replanned = onecycle.schedule(EPOCHS * STEPS_PER_EPOCH, 0.01, replan=[(step, total)], stop=total + 1)
+    lrs, momenta = replanned.lr.tolist(), replanned.momentum.tolist()
+    # The first batches train with the values held at the checkpoint.
+    assert same(resumed.seen[0], full.seen[first_epoch * BATCHES])
+    assert resumed.seen[0][0] == step
+    assert len(resumed.seen) == (LONGER - first_epoch) * BATCHES
+    for last_epoch, lr, betas in resumed.seen:
+        assert same((lr, betas[0]), (lrs[last_epoch], momenta[last_epoch])), last_epoch
+    assert same(resumed.scheduler.get_last_lr(), lrs[-1:])
+    # A scheduler built for the new length at the checkpoint's step would have jumped.
+    held, after = lrs[step], lrs[step + 1]
+    naive = onecycle.schedule(total, 0.01, steps=[step + 1]).lr.item()
+    assert abs(naive - held) > 10 * abs(after - held)
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_load_state_with_more_epochs_without_replan_on_load_keeps_the_old_length(
+    train: Train, which: Which
+) -> None:
+    """Without the flag, either class takes the saved length, as torch's does: accelerate
+    stops stepping it after the extra step of the old length, and the run trains its last
+    epochs at that step's rate."""
+    resumed = train(which, 7, resume=train(which), epochs=LONGER)
+    old = EPOCHS * STEPS_PER_EPOCH
+    assert resumed.scheduler.last_epoch == resumed.scheduler.total_steps == old
+    assert len(resumed.seen) == (LONGER - 7) * BATCHES
+    assert resumed.seen[-1][0] == old
+    expected = torch_lrs()
+    assert same(resumed.seen[-1][1], expected[old])
 
 
 def test_get_lr_warning_under_accelerate() -> None:

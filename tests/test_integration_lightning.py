@@ -1,6 +1,7 @@
 """Lightning: docs/integrations.md's LightningModule, trained with torch's OneCycleLR and with
 onecycle's, logs the same learning rates, ends in the same state, and resumes from its
-checkpoints the same way."""
+checkpoints the same way; with the page's `replan_on_load=True`, it resumes with a larger
+`max_epochs` onto the re-planned curve."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from lightning import Trainer as LightningTrainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from parity import same
-from snippets import WHICH, Which, page_snippet, run_snippet
+from snippets import WHICH, Which, page_snippet, run_snippet, with_replan_on_load
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
 pytestmark = [
@@ -30,6 +31,7 @@ pytestmark = [
 SNIPPET = page_snippet("import lightning")
 SAMPLES, BATCH, EPOCHS = 256, 8, 10  # the snippet trains for 10 epochs: 320 steps
 STEPS = SAMPLES // BATCH * EPOCHS
+LONGER = 15  # epochs of a run resumed with a new length: 480 steps
 
 
 class RecordingLogger(Logger):
@@ -90,7 +92,8 @@ def model() -> torch.nn.Module:
 
 def instrumented(root: Path, logger: RecordingLogger, **options: Any) -> type[LightningTrainer]:
     """Lightning's Trainer, quiet, on the CPU, logging every step to `logger` and saving a
-    checkpoint in `root` after every epoch; `options` are more Trainer arguments."""
+    checkpoint in `root` after every epoch; `options` are more Trainer arguments, in place
+    of the snippet's where it gives the same (`max_epochs`)."""
 
     class Trainer(LightningTrainer):
         def __init__(self, *, callbacks: list[Any], **kwargs: Any) -> None:
@@ -103,8 +106,7 @@ def instrumented(root: Path, logger: RecordingLogger, **options: Any) -> type[Li
                 default_root_dir=root,
                 enable_progress_bar=False,
                 enable_model_summary=False,
-                **options,
-                **kwargs,
+                **{**kwargs, **options},
             )
 
     return Trainer
@@ -115,8 +117,9 @@ Train = Callable[..., Run]
 
 @pytest.fixture(scope="module")
 def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
-    """Run the page's snippet, as written or with torch's class, in a fresh folder, with
-    its `L.Trainer` instrumented. Uninterrupted runs are made once per module."""
+    """Run the page's snippet (or `code`, a variant of it), as written or with torch's class,
+    in a fresh folder, with its `L.Trainer` instrumented. Uninterrupted runs are made once
+    per module."""
     tmp_path = tmp_path_factory.mktemp("lightning")
     runs = iter(range(1000))
     threads = torch.get_num_threads()
@@ -126,8 +129,8 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
     lightning_log.setLevel(logging.WARNING)
     full: dict[Which, Run] = {}
 
-    def train(which: Which, checkpoint: Path | None = None, **options: Any) -> Run:
-        uninterrupted = checkpoint is None and not options
+    def train(which: Which, checkpoint: Path | None = None, code: str = SNIPPET, **options: Any) -> Run:
+        uninterrupted = checkpoint is None and not options and code == SNIPPET
         if uninterrupted and which in full:
             return full[which]
         root = tmp_path / f"run{next(runs)}-{which}"
@@ -136,7 +139,7 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
             monkeypatch.chdir(tmp_path)
             monkeypatch.setattr(lightning, "Trainer", instrumented(root, logger, **options))
             names: dict[str, Any] = {"model": model(), "data_loader": data_loader(), "checkpoint": checkpoint}
-            namespace = run_snippet(SNIPPET, which, names)
+            namespace = run_snippet(code, which, names)
         run = Run(namespace["trainer"], logger, root, namespace)
         if uninterrupted:
             full[which] = run
@@ -258,6 +261,50 @@ def test_resume_from_checkpoint_continues_identically(
     assert same(resumed.logger.lrs(), full.logger.lrs()[step:])
     assert resumed.scheduler.last_epoch == STEPS
     assert_same_end(full, resumed)
+
+
+@pytest.mark.filterwarnings("ignore:The dirpath has changed from:UserWarning")
+@pytest.mark.parametrize("checkpoint", ["epoch=0-step=32.ckpt", "epoch=6-step=224.ckpt"])
+def test_resume_with_more_epochs_and_replan_on_load_goes_on_without_a_jump(
+    train: Train, checkpoint: str
+) -> None:
+    """The page's one-line change, `replan_on_load=True`: `ckpt_path=` a checkpoint of the
+    10-epoch run (in the warm-up or in the annealing) with `max_epochs=15` goes on from the
+    rate held at the checkpoint along the curve re-planned there onto the new
+    `estimated_stepping_batches`, bit for bit, and ends on the extra step of the new length."""
+    full = train("onecycle")
+    path = full.checkpoints / checkpoint
+    step = torch.load(path, weights_only=True)["global_step"]
+    resumed = train("onecycle", checkpoint=path, code=with_replan_on_load(SNIPPET), max_epochs=LONGER)
+    total = SAMPLES // BATCH * LONGER
+    assert resumed.trainer.estimated_stepping_batches == resumed.trainer.global_step == total
+    assert resumed.scheduler.total_steps == resumed.scheduler.last_epoch == total
+    # The curve of a scheduler re-planned at the checkpoint's step, through the extra step.
+    replanned = onecycle.schedule(STEPS, 0.01, replan=[(step, total)], stop=total + 1)
+    lrs = resumed.logger.lrs()
+    assert [s for s, _ in lrs] == list(range(step, total))
+    # The first batch trains with the rate held at the checkpoint; each next one moves on
+    # along the re-planned curve.
+    assert same(lrs[0], full.logger.lrs()[step])
+    assert same([lr for _, lr in lrs], replanned.lr[step:total].tolist())
+    assert same(resumed.scheduler.get_last_lr(), [replanned.lr[total].item()])
+    assert same(resumed.scheduler.optimizer.param_groups[0]["momentum"], replanned.momentum[total].item())
+    # A scheduler built for the new length at the checkpoint's step would have jumped.
+    naive = onecycle.schedule(total, 0.01, steps=[step + 1]).lr.item()
+    assert abs(naive - lrs[0][1]) > 10 * abs(lrs[1][1] - lrs[0][1])
+
+
+@pytest.mark.filterwarnings("ignore:The dirpath has changed from:UserWarning")
+@pytest.mark.parametrize("which", WHICH)
+def test_resume_with_more_epochs_without_replan_on_load_keeps_the_old_length(
+    train: Train, which: Which
+) -> None:
+    """Without the flag, either class takes the checkpoint's length, as torch's does: the
+    resumed run fails one step past the extra step of the old length."""
+    path = train(which).checkpoints / "epoch=6-step=224.ckpt"
+    error = f"^Tried to step {STEPS + 1} times. The specified number of total steps is {STEPS}$"
+    with pytest.raises(ValueError, match=error):
+        train(which, checkpoint=path, max_epochs=LONGER)
 
 
 @pytest.mark.parametrize("interval", ["step", "epoch", None])

@@ -1,6 +1,7 @@
 """transformers: docs/integrations.md's Trainer snippet, on a tiny model built from a config (no
 downloads), logs the same learning rates and resumes from its checkpoints (scheduler.pt)
-the same way with torch's OneCycleLR and with onecycle's."""
+the same way with torch's OneCycleLR and with onecycle's; with the page's
+`replan_on_load=True`, it resumes with a larger `max_steps` onto the re-planned curve."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ import onecycle
 import torch
 import transformers
 from parity import same
-from snippets import WHICH, Which, page_snippet, run_snippet, torch_lrs_by_hand
+from snippets import WHICH, Which, page_snippet, run_snippet, torch_lrs_by_hand, with_replan_on_load
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 from transformers import GPT2Config, GPT2LMHeadModel, TrainingArguments
 
 SNIPPET = page_snippet("from transformers import Trainer")
 STEPS, SAVE_STEPS, BATCH, SAMPLES = 200, 50, 4, 64  # 200 steps over 12.5 epochs
+LONGER = 300  # max_steps of a run resumed with a new length
 
 
 def model() -> torch.nn.Module:
@@ -40,10 +42,10 @@ def train_dataset() -> list[dict[str, torch.Tensor]]:
     return [{"input_ids": t, "labels": t} for t in tokens]
 
 
-def args(output_dir: Path) -> TrainingArguments:
+def args(output_dir: Path, max_steps: int = STEPS) -> TrainingArguments:
     return TrainingArguments(
         output_dir=str(output_dir),
-        max_steps=STEPS,
+        max_steps=max_steps,
         per_device_train_batch_size=BATCH,
         logging_steps=1,
         save_steps=SAVE_STEPS,
@@ -82,8 +84,9 @@ Train = Callable[..., Run]
 
 @pytest.fixture(scope="module")
 def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
-    """Run the page's snippet, as written or with torch's class, into an output folder of
-    its own, from scratch or from `checkpoint`. Uninterrupted runs are made once per module."""
+    """Run the page's snippet (or `code`, a variant of it) for `max_steps`, as written or
+    with torch's class, into an output folder of its own, from scratch or from `checkpoint`.
+    Uninterrupted runs are made once per module."""
     tmp_path = tmp_path_factory.mktemp("transformers")
     runs = iter(range(1000))
     full: dict[Which, Run] = {}
@@ -92,18 +95,21 @@ def train(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Train]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threads only contend
 
-    def train(which: Which, checkpoint: Path | None = None) -> Run:
-        if checkpoint is None and which in full:
+    def train(
+        which: Which, checkpoint: Path | None = None, max_steps: int = STEPS, code: str = SNIPPET
+    ) -> Run:
+        uninterrupted = checkpoint is None and max_steps == STEPS and code == SNIPPET
+        if uninterrupted and which in full:
             return full[which]
         output_dir = tmp_path / f"run{next(runs)}-{which}"
         names: dict[str, Any] = {
             "model": model(),
-            "args": args(output_dir),
+            "args": args(output_dir, max_steps),
             "train_dataset": train_dataset(),
             "checkpoint": None if checkpoint is None else str(checkpoint),
         }
-        run = Run(output_dir, run_snippet(SNIPPET, which, names))
-        if checkpoint is None:
+        run = Run(output_dir, run_snippet(code, which, names))
+        if uninterrupted:
             full[which] = run
         return run
 
@@ -163,3 +169,48 @@ def test_resume_from_checkpoint_continues_identically(
     # The resumed history holds the checkpoint's, then the steps taken after it.
     assert same(resumed.logged_lrs(), full.logged_lrs())
     assert same(resumed.state(), full.state())
+
+
+@pytest.mark.parametrize("step", [50, 150])
+def test_resume_with_more_steps_and_replan_on_load_goes_on_without_a_jump(train: Train, step: int) -> None:
+    """The page's one-line change, `replan_on_load=True`: resuming from a checkpoint of the
+    200-step run (in the warm-up or in the annealing) with `max_steps=300` goes on from the
+    rate held at the checkpoint along the curve re-planned there onto the new length, bit for
+    bit, and ends on the extra step of the new length."""
+    full = train("onecycle")
+    resumed = train(
+        "onecycle",
+        full.output_dir / f"checkpoint-{step}",
+        max_steps=LONGER,
+        code=with_replan_on_load(SNIPPET),
+    )
+    assert resumed.scheduler.last_epoch == resumed.scheduler.total_steps == LONGER
+    replanned = onecycle.schedule(STEPS, 1e-3, replan=[(step, LONGER)], stop=LONGER + 1).lr.tolist()
+    logged = resumed.logged_lrs()
+    # The history holds the checkpoint's entries, then one for each step after it.
+    assert same(logged[:step], full.logged_lrs()[:step])
+    assert [s for s, _ in logged] == list(range(1, LONGER + 1))
+    # Logged as in the uninterrupted run: the rate each step trained with (transformers 5)
+    # or the one the scheduler set after it (transformers 4).
+    after = [lr for _, lr in logged[step:]]
+    assert same(after, replanned[step:LONGER]) or same(after, replanned[step + 1 :])
+    assert same(resumed.scheduler.get_last_lr(), replanned[-1:])
+    # The first step after the checkpoint trains with the rate held there (the value of the
+    # curve at that step, which the re-plan leaves as it was).
+    original = torch_lrs()
+    assert same(replanned[: step + 1], original[: step + 1])
+    # A scheduler built for the new length at the checkpoint's step would have jumped.
+    naive = onecycle.schedule(LONGER, 1e-3, steps=[step + 1]).lr.item()
+    assert abs(naive - replanned[step]) > 10 * abs(replanned[step + 1] - replanned[step])
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_resume_with_more_steps_without_replan_on_load_keeps_the_old_length(
+    train: Train, which: Which
+) -> None:
+    """Without the flag, either class takes the checkpoint's length, as torch's does: the
+    resumed run fails one step past the extra step of the old length."""
+    checkpoint = train(which).output_dir / "checkpoint-150"
+    error = f"^Tried to step {STEPS + 1} times. The specified number of total steps is {STEPS}$"
+    with pytest.raises(ValueError, match=error):
+        train(which, checkpoint, max_steps=LONGER)

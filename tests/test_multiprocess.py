@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import onecycle
 import pytest
 
 HERE = Path(__file__).resolve().parent / "multiprocess"
@@ -32,9 +33,10 @@ def environment() -> dict[str, str]:
     return {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
 
 
-def run_bounded(command: list[str], env: dict[str, str]) -> None:
+def run_bounded(command: list[str], env: dict[str, str], *, fails: bool = False) -> str:
     """Run `command` in a process group of its own; past TIMEOUT, kill the whole group (the
-    launcher and the processes it started) and fail."""
+    launcher and the processes it started) and fail. It must succeed (or, with `fails`,
+    fail); return its stderr."""
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -44,7 +46,8 @@ def run_bounded(command: list[str], env: dict[str, str]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
         pytest.fail(f"{' '.join(command)} ran past {TIMEOUT} s:\n{out[-4000:]}{err[-8000:]}")
-    assert process.returncode == 0, out[-4000:] + err[-8000:]
+    assert (process.returncode != 0) == fails, out[-4000:] + err[-8000:]
+    return err
 
 
 def torchrun(script: str, *args: str, processes: int = 2) -> None:
@@ -131,29 +134,41 @@ def test_accelerate_save_state_load_state_with_two_processes(
             assert rest[key] == whole[key], f"rank {rank}: {key}"
 
 
-def lightning_run(folder: Path, which: str, resume: Path | None = None) -> list[dict[str, Any]]:
-    """The script under Lightning's DDP strategy, which starts the second process itself."""
-    out = folder / f"{which}-{'resumed' if resume else 'full'}"
-    out.mkdir()
-    command = [
-        sys.executable,
-        str(HERE / "lightning_run.py"),
-        str(out),
-        str(folder / f"checkpoints-{which}"),
-        which,
-    ]
-    if resume is not None:
-        command.append(str(resume))
-    run_bounded(command, {**environment(), "MASTER_PORT": str(free_port())})
-    return per_rank(out)
+def lightning_command(folder: Path, which: str, *options: str) -> list[str]:
+    """The script under Lightning's DDP strategy, which starts the second process itself,
+    writing its results and checkpoints to `folder / which`; `options` are the script's (a
+    resume)."""
+    out = folder / which
+    out.mkdir(parents=True)
+    return [sys.executable, str(HERE / "lightning_run.py"), str(out), str(out), which, *options]
 
 
-def test_lightning_ddp_with_two_processes(tmp_path: Path) -> None:
+def lightning_env() -> dict[str, str]:
+    return {**environment(), "MASTER_PORT": str(free_port())}
+
+
+def lightning_run(folder: Path, which: str, *options: str) -> list[dict[str, Any]]:
+    run_bounded(lightning_command(folder, which, *options), lightning_env())
+    return per_rank(folder / which)
+
+
+LightningRuns = dict[str, list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def lightning_ddp(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LightningRuns]:
+    """A folder, and the full DDP runs of both classes (their checkpoints in
+    `full/<which>` under it)."""
+    folder = tmp_path_factory.mktemp("lightning-ddp")
+    return folder, {which: lightning_run(folder / "full", which) for which in ("torch", "onecycle")}
+
+
+def test_lightning_ddp_with_two_processes(lightning_ddp: tuple[Path, LightningRuns]) -> None:
     """Trainer(accelerator="cpu", devices=2, strategy="ddp") with accumulate_grad_batches:
     estimated_stepping_batches as total_steps (equal to total_steps_for), the run ends at
     last_epoch == total_steps on both ranks, equal to torch's class; resuming from the
     checkpoint of an epoch with ckpt_path= continues identically."""
-    full = {which: lightning_run(tmp_path, which) for which in ("torch", "onecycle")}
+    folder, full = lightning_ddp
     for rank, (theirs, ours) in enumerate(zip(full["torch"], full["onecycle"], strict=True)):
         assert ours["class"] == "onecycle._torch" and theirs["class"] == "torch.optim.lr_scheduler"
         ours, theirs = {**ours, "class": None}, {**theirs, "class": None}
@@ -166,9 +181,52 @@ def test_lightning_ddp_with_two_processes(tmp_path: Path) -> None:
         assert len(theirs["seen"]) == 4 * 7
     assert full["onecycle"][0]["seen"] == full["onecycle"][1]["seen"]
     # Resume from the checkpoint written after the second epoch (global step 6).
-    (checkpoint,) = (tmp_path / "checkpoints-onecycle").glob("epoch=1-*.ckpt")
-    resumed = lightning_run(tmp_path, "onecycle", resume=checkpoint)
+    (checkpoint,) = (folder / "full" / "onecycle").glob("epoch=1-*.ckpt")
+    resumed = lightning_run(folder / "resumed", "onecycle", "--resume", str(checkpoint))
     for rank, (whole, rest) in enumerate(zip(full["onecycle"], resumed, strict=True)):
         assert rest["seen"] == whole["seen"][2 * 7 :], f"rank {rank}"
         assert rest["weights"] == whole["weights"], f"rank {rank}"
         assert rest["last_epoch"] == whole["last_epoch"] == 12
+
+
+def test_lightning_ddp_resumes_with_more_epochs_and_replan_on_load(
+    lightning_ddp: tuple[Path, LightningRuns],
+) -> None:
+    """ckpt_path= the checkpoint written after the second epoch (global step 6) with
+    max_epochs=6 in place of 4 and the scheduler built with replan_on_load=True: on both
+    ranks the run goes on from the values held at the checkpoint along the curve re-planned
+    there onto the new estimated_stepping_batches, bit for bit, and ends on its extra step."""
+    folder, full = lightning_ddp
+    (checkpoint,) = (folder / "full" / "onecycle").glob("epoch=1-*.ckpt")
+    options = ("--resume", str(checkpoint), "--epochs", "6", "--replan-on-load")
+    resumed = lightning_run(folder / "longer", "onecycle", *options)
+    old, step, total = 12, 6, 18  # 3 optimizer steps a process and epoch
+    replanned = onecycle.schedule(old, 0.05, replan=[(step, total)], stop=total + 1)
+    lrs = [float(v).hex() for v in replanned.lr.tolist()]
+    momenta = [float(v).hex() for v in replanned.momentum.tolist()]
+    for rank, (whole, rest) in enumerate(zip(full["onecycle"], resumed, strict=True)):
+        assert rest["world_size"] == 2
+        assert rest["total_steps"] == rest["estimated_stepping_batches"] == rest["total_steps_for"] == total
+        assert rest["last_epoch"] == rest["global_step"] == total, f"rank {rank}"
+        assert whole["total_steps"] == old
+        # [global_step, last_epoch, lr, momentum] as each batch ends: 4 epochs of 7 batches,
+        # the first with the values held at the checkpoint.
+        assert len(rest["seen"]) == 4 * 7
+        assert rest["seen"][0] == whole["seen"][2 * 7], f"rank {rank}"
+        assert rest["seen"][0][1] == step
+        assert [s[2:] for s in rest["seen"]] == [[lrs[s[1]], momenta[s[1]]] for s in rest["seen"]]
+        assert rest["last_lr"] == lrs[-1:]
+    assert resumed[0]["seen"] == resumed[1]["seen"]
+
+
+def test_lightning_ddp_resumes_with_more_epochs_without_replan_on_load_keeps_the_old_length(
+    lightning_ddp: tuple[Path, LightningRuns],
+) -> None:
+    """The same resume without the flag: the scheduler takes the checkpoint's length, as
+    torch's does, and the run fails one step past the extra step of the old length."""
+    folder, full = lightning_ddp
+    (checkpoint,) = (folder / "full" / "onecycle").glob("epoch=1-*.ckpt")
+    command = lightning_command(folder / "plain", "onecycle", "--resume", str(checkpoint), "--epochs", "6")
+    err = run_bounded(command, lightning_env(), fails=True)
+    old = full["onecycle"][0]["total_steps"]
+    assert f"ValueError: Tried to step {old + 1} times. The specified number of total steps is {old}\n" in err

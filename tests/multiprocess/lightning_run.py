@@ -1,15 +1,16 @@
 """Run as a script: Lightning's Trainer(accelerator="cpu", devices=2, strategy="ddp") with
 gradient accumulation, total_steps from estimated_stepping_batches, under torch's OneCycleLR
-or onecycle's; a checkpoint after every epoch, and a resume from one with ckpt_path=.
+or onecycle's; a checkpoint after every epoch, and a resume from one with ckpt_path=, for
+as many epochs or more (onecycle's scheduler then built with replan_on_load=True).
 Lightning starts the second process itself, running this script again. Each rank writes
 what it saw to OUT/rank-N.json for tests/test_multiprocess.py.
 
-Arguments: OUT CHECKPOINTS which [checkpoint to resume from]"""
+Arguments: OUT CHECKPOINTS which [--resume CHECKPOINT] [--epochs N] [--replan-on-load]"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,18 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
-OUT, CHECKPOINTS, WHICH = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-RESUME = sys.argv[4] if len(sys.argv) > 4 else None
+parser = argparse.ArgumentParser()
+parser.add_argument("out", type=Path)
+parser.add_argument("checkpoints", type=Path)
+parser.add_argument("which", choices=["torch", "onecycle"])
+parser.add_argument("--resume")
+parser.add_argument("--epochs", type=int, default=4)
+parser.add_argument("--replan-on-load", action="store_true")
+ARGS = parser.parse_args()
+OUT, CHECKPOINTS, WHICH, RESUME, EPOCHS = ARGS.out, ARGS.checkpoints, ARGS.which, ARGS.resume, ARGS.epochs
 # 50 samples in batches of 4 over 2 processes: 25 each, 7 batches, an optimizer step after
 # every 3 and at the end of the epoch: 3 a process and epoch, 12 in 4 epochs.
-SAMPLES, BATCH, EPOCHS, ACCUMULATION = 50, 4, 4, 3
+SAMPLES, BATCH, ACCUMULATION = 50, 4, 3
 CLASSES = {"torch": TorchOneCycleLR, "onecycle": onecycle.OneCycleLR}
 
 
@@ -41,7 +49,8 @@ class Model(lightning.LightningModule):
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.SGD(self.parameters(), lr=1e-4, momentum=0.9)
         total_steps = self.trainer.estimated_stepping_batches
-        scheduler = CLASSES[WHICH](optimizer, max_lr=0.05, total_steps=total_steps)
+        flag = {"replan_on_load": True} if ARGS.replan_on_load else {}
+        scheduler = CLASSES[WHICH](optimizer, max_lr=0.05, total_steps=total_steps, **flag)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def train_dataloader(self) -> torch.utils.data.DataLoader[Any]:
@@ -91,6 +100,7 @@ def main() -> None:
         "estimated_stepping_batches": trainer.estimated_stepping_batches,
         "total_steps": scheduler.total_steps,
         "last_epoch": scheduler.last_epoch,
+        "last_lr": [v.hex() for v in scheduler.get_last_lr()],
         "global_step": trainer.global_step,
         "total_steps_for": onecycle.total_steps_for(
             EPOCHS, dataset_size=SAMPLES, batch_size=BATCH, accumulation_steps=ACCUMULATION, num_processes=2

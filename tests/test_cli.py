@@ -365,8 +365,8 @@ def test_memory_errors_in_binary_units() -> None:
     assert_one_line_error(done, "lr needs 2000000000000 values (", status=1)
     assert " bytes" not in done.stderr
     assert re.search(r"the call needs [\d.]+ [KMGTPE]iB, the machine has [\d.]+ [KMGTPE]iB\)", done.stderr)
-    need = onecycle.cli.size(2_000_000_000_000 * 8)
-    assert need == "14.6 TiB" and f"values ({need})" in done.stderr
+    # The core writes the size: 2e12 float64 values, in TiB to one decimal.
+    assert f"values ({2_000_000_000_000 * 8 / 2**40:.1f} TiB)" in done.stderr
 
 
 def test_unwritable_output(tmp_path: Path) -> None:
@@ -529,6 +529,136 @@ def test_compare_without_torch(tmp_path: Path) -> None:
     assert_one_line_error(done, "compare needs torch, which is not installed: pip install 'onecycle[torch]'")
 
 
+# --- re-plans (--replan STEP:TOTAL) ---------------------------------------------------------
+
+REPLANS = [(400, 1_500), (1_100, 1_300)]
+REPLAN_ARGS = [a for step, total in REPLANS for a in ("--replan", f"{step}:{total}")]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_generate_replan_writes_schedules_replanned_values(tmp_path: Path, dtype: str) -> None:
+    want = onecycle.schedule(1_000, 0.02, three_phase=True, replan=REPLANS, dtype=dtype)
+    common = ["--total-steps", "1000", "--max-lr", "0.02", "--three-phase", "--dtype", dtype, *REPLAN_ARGS]
+    for name in ("r.npy", "r.npz", "r.csv"):
+        done = run("generate", *common, "-o", name, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    lr, momentum = np.load(tmp_path / "r.npy")
+    assert same_bits(lr, want.lr) and same_bits(momentum, want.momentum)
+    with np.load(tmp_path / "r.npz") as npz:
+        assert same_bits(npz["lr"], want.lr) and same_bits(npz["step"], np.arange(1_300))
+    header, rows = read_csv(tmp_path / "r.csv")
+    assert header == ["step", "lr", "momentum"] and len(rows) == 1_300
+    assert same_bits(np.array([float(r[1]) for r in rows], dtype=dtype), want.lr)
+    # A window of it, up to the extra step of the last length.
+    done = run("generate", *common, "--start", "1000", "--stop", "1301", "-o", "w.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    window = onecycle.schedule(
+        1_000, 0.02, three_phase=True, replan=REPLANS, dtype=dtype, start=1_000, stop=1_301
+    )
+    assert same_bits(np.load(tmp_path / "w.npy")[0], window.lr)
+
+
+def test_generate_replan_summary_names_the_replans_and_the_peak(tmp_path: Path) -> None:
+    """Re-planned in warm-up onto a longer cycle, the peak moves to the new plan's."""
+    done = run("generate", "--total-steps", "1000", "--replan", "100:3000", "-o", "r.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lr = np.load(tmp_path / "r.npy")[0]
+    assert same_bits(lr, onecycle.schedule(1_000, 0.01, replan=[(100, 3_000)]).lr)
+    assert "(total_steps=1000, max_lr=0.01, re-planned at step 100 onto 3000 steps)" in done.stdout
+    assert f"peaks at {lr.max():.4e} at step {int(np.argmax(lr))} " in done.stdout
+    assert int(_core.phase_ends(total_steps=3_000, pct_start=0.3, three_phase=False)[0]) == int(np.argmax(lr))
+
+
+def test_plot_replan_draws_schedules_replanned_values(tmp_path: Path) -> None:
+    from onecycle.cli._config import Config
+    from onecycle.cli._plot import curve
+
+    config = Config(1_000, 0.02, 0.3, "linear", 0.85, 0.95, 25.0, 1e4, False, replan=tuple(REPLANS))
+    drawn = curve(config)
+    want = onecycle.schedule(1_000, 0.02, anneal_strategy="linear", replan=REPLANS)
+    assert same_bits(drawn.steps, np.arange(1_300))
+    assert same_bits(drawn.lr, want.lr) and same_bits(drawn.momentum, want.momentum)
+    assert list(drawn.replans) == REPLANS
+    digests = set()
+    for name, args in (("plain.png", []), ("replanned.png", REPLAN_ARGS)):
+        done = run("plot", "--total-steps", "1000", *args, "-o", name, cwd=tmp_path)
+        assert done.returncode == 0 and done.stdout == f"Drew 1 configuration to {name}.\n", done.stderr
+        digests.add(png_text(tmp_path / name)["Description"])
+    assert len(digests) == 2
+
+
+@pytest.mark.parametrize("command", ["generate", "plot", "compare"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--replan", "10"], "--replan must be STEP:TOTAL (two integers), got '10'"),
+        (["--replan", "a:100"], "--replan must be STEP:TOTAL (two integers), got 'a:100'"),
+        (["--replan", "10:1.5"], "--replan must be STEP:TOTAL (two integers), got '10:1.5'"),
+        (["--replan", "50:51"], "at least one step must remain, so total_steps must be at least 52"),
+        (["--replan", "50:300", "--replan", "40:200"], "replan[1] is at step 40"),
+        (["--replan", "101:300"], "replan[0] is at step 101"),
+    ],
+)
+def test_replan_errors_are_one_line(tmp_path: Path, command: str, args: list[str], message: str) -> None:
+    assert_one_line_error(run(command, "--total-steps", "100", *args, cwd=tmp_path), message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_replan_loads_torchs_class_from_the_replanned_state() -> None:
+    import torch
+
+    done = run("compare", "--total-steps", "1000", "--three-phase", "false", "true", *REPLAN_ARGS)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 * 4
+    headers = [x for x in lines if x.startswith(f"torch {torch.__version__} OneCycleLR against onecycle (")]
+    assert len(headers) == 2 and all(x.endswith(f"replan={REPLANS}):") for x in headers)
+    sources = [x for x in lines if x.startswith("  torch's values: ")]
+    assert (
+        sources
+        == [
+            "  torch's values: steps 0-400 as built; "
+            "401-1100 loaded from onecycle's state re-planned at step 400 onto 1500 steps; "
+            "1101-1299 loaded from onecycle's state re-planned at step 1100 onto 1300 steps"
+        ]
+        * 2
+    )
+    for name in ("onecycle.OneCycleLR", "onecycle.schedule()"):
+        matching = [x for x in lines if x.strip().startswith(name)]
+        assert len(matching) == 2
+        assert all(
+            x.endswith("1300 of 1300 steps bit-identical; largest difference 0 (lr), 0 (momentum)")
+            for x in matching
+        )
+
+
+def test_compare_replan_steps_torchs_own_class() -> None:
+    """torch's values are those of torch's class stepping from the re-planned state (they
+    move on from the held values: not the values of the plan before), and equal
+    schedule(replan=...)'s; a difference is reported with status 1."""
+    from onecycle.cli._compare import step_replanned
+    from onecycle.cli._config import Config
+
+    config = Config(600, 0.1, 0.3, "cos", 0.85, 0.95, 25.0, 1e4, True, replan=((250, 900),))
+    (lr, momentum), (ours_lr, ours_momentum) = step_replanned(config)
+    want = onecycle.schedule(600, 0.1, three_phase=True, replan=[(250, 900)])
+    assert same_bits(lr, want.lr) and same_bits(momentum, want.momentum)
+    assert same_bits(ours_lr, want.lr) and same_bits(ours_momentum, want.momentum)
+    assert lr[251] != onecycle.schedule(600, 0.1, three_phase=True).lr[251]
+    code = (
+        "import numpy as np, onecycle.cli._compare as c\n"
+        "real = c.schedule\n"
+        "def nudged(*a, **k):\n"
+        "    s = real(*a, **k); s.lr[300] = np.nextafter(s.lr[300], 1.0); return s\n"
+        "c.schedule = nudged\n"
+        "from onecycle.cli import main\n"
+        "raise SystemExit(main(['compare', '--total-steps', '600', '--replan', '250:900']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "899 of 900 steps bit-identical" in next(x for x in done.stdout.splitlines() if "schedule()" in x)
+
+
 # --- info, help, version -------------------------------------------------------------------------
 
 
@@ -565,9 +695,9 @@ def test_threads_is_the_pool_size() -> None:
     ("command", "options"),
     [
         ([], ["generate", "plot", "compare", "info", "--version"]),
-        (["generate"], ["--total-steps", "--max-lr", "--pct-start", "--anneal-strategy", "--three-phase", "--output", "--force", "--start", "--stop", "--dtype", "--progress", "--div-factor", "--final-div-factor", "--base-momentum", "--max-momentum"]),
-        (["plot"], ["--total-steps", "--max-lr", "--three-phase", "--output", "--force", "--log-lr", "--title"]),
-        (["compare"], ["--total-steps", "--max-lr", "--pct-start", "--anneal-strategy", "--three-phase"]),
+        (["generate"], ["--total-steps", "--max-lr", "--pct-start", "--anneal-strategy", "--three-phase", "--output", "--force", "--start", "--stop", "--dtype", "--progress", "--div-factor", "--final-div-factor", "--base-momentum", "--max-momentum", "--replan STEP:TOTAL"]),
+        (["plot"], ["--total-steps", "--max-lr", "--three-phase", "--output", "--force", "--log-lr", "--title", "--replan STEP:TOTAL"]),
+        (["compare"], ["--total-steps", "--max-lr", "--pct-start", "--anneal-strategy", "--three-phase", "--replan STEP:TOTAL"]),
         (["info"], ["threads"]),
     ],
 )  # fmt: skip

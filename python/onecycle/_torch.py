@@ -11,8 +11,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LRScheduler
 from torch.optim.lr_scheduler import OneCycleLR as _TorchOneCycleLR
 
-from onecycle import _betas, _state
-from onecycle._core import GROUP_KEYS, STRATEGIES, Cycle
+from onecycle import _betas, _history, _state
+from onecycle._core import STRATEGIES, Cycle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -187,7 +187,7 @@ class OneCycleLR(_TorchOneCycleLR):
     """
 
     # Kept out of __dict__, so state_dict() holds exactly torch's keys.
-    __slots__ = ("_onecycle_cycle", "_onecycle_hold", "_onecycle_plan")
+    __slots__ = ("_onecycle_cycle", "_onecycle_hold", "_onecycle_origin", "_onecycle_plan")
 
     # Whether step() may take its one-call path: false in subclasses that change how a
     # step is computed or written (see __init_subclass__).
@@ -251,6 +251,8 @@ class OneCycleLR(_TorchOneCycleLR):
                 **torch_verbose,
             )
             self._onecycle_plan = _Plan(pct_start, three_phase, self.total_steps, replan_on_load)
+            # The plan before any re-plan, which plot() rebuilds the steps taken from.
+            self._onecycle_origin = _history.origin(self)
         except ZeroDivisionError as e:
             # torch divides by these while filling the groups; say which one is at fault.
             for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
@@ -401,14 +403,23 @@ class OneCycleLR(_TorchOneCycleLR):
             self._get_lr_called_within_step, self.last_epoch = within_step, last_epoch
 
     def plot(self, ax: Axes | tuple[Axes, Axes] | None = None, *, log_lr: bool = False) -> tuple[Axes, Axes]:
-        """Draw the whole planned schedule of each parameter group, as ``onecycle plot``
-        draws a schedule, and mark the current step (``last_epoch``).
+        """Draw the run of each parameter group as it went up to now and as planned from
+        here, as ``onecycle plot`` draws a schedule, and mark the current step
+        (``last_epoch``) and each re-plan.
 
         Each group's curve is computed by the core from that group's values as they are
         now (the keys the scheduler's phases name: ``initial_lr``, ``max_lr``, ``min_lr``,
-        ``max_momentum``, ``base_momentum`` as torch builds them) and the scheduler's phases
-        (a loaded state's included), over steps 0 to
-        ``total_steps - 1``: what the remaining steps will set, if nothing changes them.
+        ``max_momentum``, ``base_momentum`` as torch builds them, and the values each
+        re-plan held), over steps 0 to ``total_steps - 1``: each step taken by the plan in
+        force when it was taken, each later one by the scheduler's phases now (a loaded
+        state's included): what the remaining steps will set, if nothing changes them.
+        For a scheduler never re-planned that is one plan, its phases. After
+        :meth:`replan`, the plans before are rebuilt from the one the scheduler was built
+        (or loaded) with, re-planned as each re-plan did (``onecycle_replans``); each
+        re-plan is marked by a dotted line at its step, labelled with its length, and the
+        phase boundaries drawn are those of the plan in force. For a state loaded after a
+        re-plan made elsewhere, which does not say the length planned before its re-plans,
+        the steps before its last re-plan are not drawn.
 
         Parameters
         ----------
@@ -437,23 +448,8 @@ class OneCycleLR(_TorchOneCycleLR):
         cycle = self._cycle()
         if cycle is None:
             raise ValueError("plot() needs the scheduler's phases in torch's form (a list of phase dicts)")
-        groups = self.optimizer.param_groups
-        lr_keys, momentum_keys = _phase_keys(self._schedule_phases)
-        needed = lr_keys + momentum_keys * bool(self.cycle_momentum)
-        missing = [key for key in needed if key not in groups[0]]
-        if missing:
-            raise ValueError(f"plot() needs each group's {', '.join(missing)}, which group 0 lacks")
-        ends = [float(p["end_step"]) for p in self._schedule_phases[:-1]]
-        steps = _plot.steps_to_draw(self.total_steps, ends)
+        curves = _history.curves(self, cycle)
         ax_lr, ax_momentum = _plot.axes_pair(ax, "OneCycleLR.plot")
-        curves = []
-        for i, group in enumerate(groups):
-            # Momentum not cycled: its curve is NaN where the group lacks a value.
-            values = {key: float(group.get(key, float("nan"))) for key in lr_keys + momentum_keys}
-            lr, momentum = cycle.values_at(steps, self.total_steps, values)
-            label = f"group {i}" if len(groups) > 1 else None
-            peak = float(group.get(_MAX_LR, float("nan")))
-            curves.append(_plot.Curve(label, steps, lr, momentum, ends, peak))
         _plot.draw(ax_lr, ax_momentum, curves, log_lr=log_lr, current_step=self.last_epoch)
         return ax_lr, ax_momentum
 
@@ -480,6 +476,8 @@ class OneCycleLR(_TorchOneCycleLR):
         self._onecycle_cycle = None
         if _state.REPLANS not in state_dict:  # a state from before any re-plan
             self.__dict__.pop(_state.REPLANS, None)
+        # A state re-planned elsewhere does not say the plan before its re-plans.
+        self._onecycle_origin = None if _state.REPLANS in state_dict else _history.origin(self)
         plan = self._onecycle_plan
         if plan.replan_on_load and self.total_steps != plan.total_steps:
             self.replan(plan.total_steps)
@@ -547,15 +545,3 @@ class _VerboseOneCycleLR(OneCycleLR):
             else:
                 epoch_str = ("%.2f" if isinstance(epoch, float) else "%.5d") % epoch
                 print(f"Epoch {epoch_str}: adjusting learning rate of group {group} to {lr:.4e}.")
-
-
-# The peak a plot marks: the group's max_lr, as torch's constructor names it.
-_MAX_LR = GROUP_KEYS[1]
-
-
-def _phase_keys(phases: Any) -> tuple[list[str], list[str]]:
-    """The group keys ``phases`` anneal the lr and the momentum between, each once, in
-    order of appearance."""
-    lr = dict.fromkeys(p[k] for p in phases for k in ("start_lr", "end_lr"))
-    momentum = dict.fromkeys(p[k] for p in phases for k in ("start_momentum", "end_momentum"))
-    return list(lr), [k for k in momentum if k not in lr]

@@ -10,6 +10,7 @@ import argparse
 import difflib
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import NoReturn
 
 from onecycle._core import __version__
@@ -74,7 +75,52 @@ def _unrecognized(extras: list[str], options: list[str]) -> str:
     return message
 
 
+# (name, module, one-line help, description, whether --total-steps may be swept)
+_SCHEDULE_COMMANDS: list[tuple[str, ModuleType, str, str, bool]] = [
+    (
+        "generate",
+        _generate,
+        "write a schedule, a window of it or a sweep to .csv, .npy, .npz or .parquet",
+        "Write the learning rate and momentum of every step to a file; the extension "
+        "picks the format. Every format holds the values at full precision: they read "
+        "back bit-identical, CSV included. .csv and .parquet hold one row per step "
+        "(step, lr, momentum, after a column per swept parameter); .npy holds one array "
+        "of shape (2, *sweep, steps), lr then momentum; .npz holds step, lr, momentum "
+        "and each swept parameter's values. Large outputs are written window by window "
+        "(memory stays bounded) through a temporary file that replaces the output once "
+        "complete. With --replan, the schedule re-planned at each STEP onto TOTAL steps, "
+        "up to the last TOTAL.",
+        False,
+    ),
+    (
+        "plot",
+        _plot,
+        "draw lr and momentum against step to .png or .svg",
+        "Draw the learning rate and momentum against the step, one curve per "
+        "configuration (give several values to compare them in one figure), with the "
+        "phase boundaries, max_lr and the final values marked; with --replan, the "
+        "re-planned schedule, each re-plan marked by a dotted line. Needs matplotlib: "
+        "pip install 'onecycle[plot]'.",
+        True,
+    ),
+    (
+        "compare",
+        _compare,
+        "step torch's OneCycleLR beside onecycle's and count bit-identical steps",
+        "Step the installed torch's OneCycleLR, onecycle's OneCycleLR and "
+        "onecycle.schedule() through every step of each configuration (one SGD parameter "
+        "group with momentum), and print how many steps agree bit for bit and the "
+        "largest difference. With --replan, onecycle's OneCycleLR is re-planned by "
+        "replan() at each STEP, and torch's, which cannot re-plan, is loaded there from "
+        "onecycle's re-planned state and its optimizer's, then steps on. Exit status 1 "
+        "when any step differs. Needs torch.",
+        True,
+    ),
+]
+
+
 def _parser() -> _TopParser:
+    """The parser of ``onecycle`` and of each of its commands."""
     parser = _TopParser(
         prog="onecycle",
         description=(
@@ -89,44 +135,7 @@ def _parser() -> _TopParser:
         title="commands", dest="command", metavar="COMMAND", parser_class=_Parser
     )
 
-    # (name, module, one-line help, description, whether --total-steps may be swept)
-    schedule_commands = [
-        (
-            "generate",
-            _generate,
-            "write a schedule, a window of it or a sweep to .csv, .npy, .npz or .parquet",
-            "Write the learning rate and momentum of every step to a file; the extension "
-            "picks the format. Every format holds the values at full precision: they read "
-            "back bit-identical, CSV included. .csv and .parquet hold one row per step "
-            "(step, lr, momentum, after a column per swept parameter); .npy holds one array "
-            "of shape (2, *sweep, steps), lr then momentum; .npz holds step, lr, momentum "
-            "and each swept parameter's values. Large outputs are written window by window "
-            "(memory stays bounded) through a temporary file that replaces the output once "
-            "complete.",
-            False,
-        ),
-        (
-            "plot",
-            _plot,
-            "draw lr and momentum against step to .png or .svg",
-            "Draw the learning rate and momentum against the step, one curve per "
-            "configuration (give several values to compare them in one figure), with the "
-            "phase boundaries, max_lr and the final values marked. Needs matplotlib: "
-            "pip install 'onecycle[plot]'.",
-            True,
-        ),
-        (
-            "compare",
-            _compare,
-            "step torch's OneCycleLR beside onecycle's and count bit-identical steps",
-            "Step the installed torch's OneCycleLR, onecycle's OneCycleLR and "
-            "onecycle.schedule() through every step of each configuration (one SGD parameter "
-            "group with momentum), and print how many steps agree bit for bit and the "
-            "largest difference. Exit status 1 when any step differs. Needs torch.",
-            True,
-        ),
-    ]
-    for name, module, text, description, sweep_steps in schedule_commands:
+    for name, module, text, description, sweep_steps in _SCHEDULE_COMMANDS:
         command = commands.add_parser(name, help=text, description=description)
         add_schedule_options(command, sweep_steps=sweep_steps)
         if hasattr(module, "add_arguments"):

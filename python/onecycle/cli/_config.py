@@ -11,7 +11,16 @@ from typing import Any
 
 from onecycle import _core
 
-__all__ = ["PARAMETERS", "Config", "UsageError", "add_schedule_options", "configs", "describe", "varying"]
+__all__ = [
+    "PARAMETERS",
+    "Config",
+    "UsageError",
+    "add_schedule_options",
+    "configs",
+    "describe",
+    "replans",
+    "varying",
+]
 
 # The schedule's parameters, in the order of onecycle.schedule's signature; a sweep's axes
 # come in this order too.
@@ -26,16 +35,18 @@ class UsageError(Exception):
 
 class Config:
     """One 1cycle configuration: a value for each of :data:`PARAMETERS` (the arguments of
-    ``onecycle.schedule`` but the window), read as attributes (``config.max_lr``)."""
+    ``onecycle.schedule`` but the window), read as attributes (``config.max_lr``), and the
+    ``(step, total_steps)`` of each re-plan (``config.replan``, ``--replan``)."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "replan")
 
-    def __init__(self, *values: Any) -> None:
+    def __init__(self, *values: Any, replan: tuple[tuple[int, int], ...] = ()) -> None:
         if len(values) != len(PARAMETERS):
             raise TypeError(
                 f"Config takes {len(PARAMETERS)} values ({', '.join(PARAMETERS)}), got {len(values)}"
             )
         self._values = values
+        self.replan = tuple(replan)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -44,17 +55,28 @@ class Config:
             raise AttributeError(f"Config has no parameter {name!r}") from None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Config) and self._values == other._values
+        return isinstance(other, Config) and (self._values, self.replan) == (other._values, other.replan)
 
     def __hash__(self) -> int:
-        return hash(self._values)
+        return hash((self._values, self.replan))
 
     def __repr__(self) -> str:
         return f"Config({describe(self)})"
 
     def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of ``onecycle.schedule`` for this configuration."""
+        """The keyword arguments of ``onecycle.schedule`` (and of ``OneCycleLR``) for this
+        configuration, without its re-plans."""
         return dict(zip(PARAMETERS, self._values, strict=True))
+
+    def schedule_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``onecycle.schedule`` for this configuration, its
+        re-plans (``replan=``) included."""
+        return {**self.kwargs(), "replan": list(self.replan)} if self.replan else self.kwargs()
+
+    @property
+    def final_steps(self) -> int:
+        """The cycle's length after its last re-plan (``total_steps`` without any)."""
+        return self.replan[-1][1] if self.replan else int(self.total_steps)
 
 
 def _boolean(text: str) -> bool:
@@ -96,6 +118,13 @@ def add_schedule_options(parser: argparse.ArgumentParser, *, sweep_steps: bool) 
             metavar=None if choices else {"int": "N", "float": "X"}[kind],
             help=f"{text} (default: {default})",
         )
+    group.add_argument(
+        "--replan",
+        action="append",
+        metavar="STEP:TOTAL",
+        help="re-plan the cycle onto TOTAL steps when last_epoch reaches STEP, as "
+        "OneCycleLR.replan() does (schedule(replan=...)); repeat it for several, in order",
+    )
 
 
 def configs(args: argparse.Namespace) -> tuple[list[Config], dict[str, list[Any]]]:
@@ -108,7 +137,23 @@ def configs(args: argparse.Namespace) -> tuple[list[Config], dict[str, list[Any]
             # absent: false; `--three-phase` alone: true; or the values given.
             given = [False] if given is None else given or [True]
         values[name] = given if isinstance(given, list) else [given]
-    return [Config(*combo) for combo in itertools.product(*values.values())], values
+    replan = replans(getattr(args, "replan", None))
+    return [Config(*combo, replan=replan) for combo in itertools.product(*values.values())], values
+
+
+def replans(given: list[str] | None) -> tuple[tuple[int, int], ...]:
+    """The ``(step, total_steps)`` of each ``--replan STEP:TOTAL``, in the order given
+    (onecycle.schedule checks the order and the lengths)."""
+    pairs = []
+    for text in given or []:
+        step, colon, total = text.partition(":")
+        try:
+            if not colon:
+                raise ValueError(text)
+            pairs.append((int(step), int(total)))
+        except ValueError:
+            raise UsageError(f"--replan must be STEP:TOTAL (two integers), got {text!r}") from None
+    return tuple(pairs)
 
 
 def varying(values: dict[str, list[Any]]) -> list[str]:
@@ -116,6 +161,11 @@ def varying(values: dict[str, list[Any]]) -> list[str]:
     return [name for name, v in values.items() if len(v) > 1]
 
 
-def describe(config: Config, names: list[str] | tuple[str, ...] = PARAMETERS) -> str:
-    """``name=value`` pairs of a configuration, for labels and messages."""
-    return ", ".join(f"{name}={getattr(config, name)!r}" for name in names)
+def describe(config: Config, names: list[str] | tuple[str, ...] | None = None) -> str:
+    """``name=value`` pairs of a configuration, for labels and messages: of ``names`` (of
+    :data:`PARAMETERS`, or ``replan``), by default every parameter and the re-plans if any."""
+    if names is None:
+        names = [*PARAMETERS, *["replan"] * bool(config.replan)]
+    return ", ".join(
+        f"{name}={list(config.replan) if name == 'replan' else getattr(config, name)!r}" for name in names
+    )

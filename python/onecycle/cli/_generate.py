@@ -45,7 +45,7 @@ def fill(config: Config, start: int, stop: int, lr: Array, momentum: Array, dtyp
     writes them out from there. ``lr`` and ``momentum`` are contiguous views of shape
     ``(stop - start,)`` and dtype ``dtype``.
     """
-    schedule(**config.kwargs(), start=start, stop=stop, dtype=dtype, out=(lr, momentum))
+    schedule(**config.schedule_kwargs(), start=start, stop=stop, dtype=dtype, out=(lr, momentum))
 
 
 class Progress(Protocol):
@@ -58,13 +58,16 @@ def peak_step(config: Config) -> int:
     """The step at which ``config``'s learning rate peaks: where the core ends the first
     phase (torch's first ``end_step``, ``pct_start * total_steps - 1``), or where that falls
     between two steps, the higher of the two (the first on a tie). In float32 the steps
-    just before it round to the same value; the peak is still this step."""
-    end = _core.phase_ends(
-        total_steps=config.total_steps, pct_start=config.pct_start, three_phase=config.three_phase
-    )[0]
-    last = config.total_steps - 1
-    candidates = sorted({min(max(math.floor(end), 0), last), min(max(math.ceil(end), 0), last)})
-    lr = schedule(**config.kwargs(), steps=candidates).lr
+    just before it round to the same value; the peak is still this step. Re-planned, the
+    warm-up ends at the first phase end of the plan in force, or at a re-plan that skips
+    the rest of it: the highest of those steps."""
+    last = config.final_steps - 1
+    found = {min(step, last) for step, _ in config.replan}
+    for total in (config.total_steps, *(total for _, total in config.replan)):
+        ends = _core.phase_ends(total_steps=total, pct_start=config.pct_start, three_phase=config.three_phase)
+        found.update(min(max(f(ends[0]), 0), last) for f in (math.floor, math.ceil))
+    candidates = sorted(found)
+    lr = schedule(**config.schedule_kwargs(), steps=candidates).lr
     peak: int = candidates[int(np.argmax(lr))]
     return peak
 
@@ -328,13 +331,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {str(path)!r} is a directory")
     all_configs, values = configs(args)
     dtype = np.dtype(args.dtype)
-    total_steps = values["total_steps"][0]
+    total_steps = all_configs[0].final_steps
     stop = total_steps if args.stop is None else args.stop
     for config in all_configs:
         # Every argument checked before any file is touched: an empty window costs nothing,
         # and a window out of range is refused, with the start given (or 0), before any work.
-        valid = 0 <= args.start <= stop <= config.total_steps + 1
-        schedule(**config.kwargs(), start=stop if valid else args.start, stop=stop)
+        valid = 0 <= args.start <= stop <= config.final_steps + 1
+        schedule(**config.schedule_kwargs(), start=stop if valid else args.start, stop=stop)
     job = Job(all_configs, values, args.start, stop, dtype)
     job.summary.peak_at = peak_step(all_configs[0])
     if path.exists() and not args.force and len(all_configs) * job.steps > UNCHANGED_CHECK_MAX:
@@ -366,9 +369,10 @@ def _summary(path: Path, job: Job, elapsed: float, unchanged: bool) -> str:
     )
     if len(job.configs) > 1:
         axes = " x ".join(f"{len(job.values[n])} {n}" for n in job.swept)
+        replan = f", replan={list(config.replan)}" if config.replan else ""
         return (
             f"{wrote} {what} of {len(job.configs)} 1cycle schedules ({axes}; "
-            f"total_steps={config.total_steps}){to}. Took {elapsed:.2f} s."
+            f"total_steps={config.total_steps}{replan}){to}. Took {elapsed:.2f} s."
         )
     shape = ""
     if job.steps:
@@ -378,9 +382,10 @@ def _summary(path: Path, job: Job, elapsed: float, unchanged: bool) -> str:
             f"{brief.lr_peak_step} and ends at {brief.lr_last:.4e}; momentum runs from "
             f"{brief.momentum_first:.4g} down to {brief.momentum_min:.4g} and back to {brief.momentum_last:.4g}."
         )
+    replanned = "".join(f", re-planned at step {step} onto {total} steps" for step, total in config.replan)
     return (
         f"{wrote} {what} of a {layout} {config.anneal_strategy} 1cycle schedule "
-        f"({describe(config, ('total_steps', 'max_lr'))}){to}.{shape} Took {elapsed:.2f} s."
+        f"({describe(config, ('total_steps', 'max_lr'))}{replanned}){to}.{shape} Took {elapsed:.2f} s."
     )
 
 
@@ -404,7 +409,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="STEP",
-        help="the step after the last one to write; up to total_steps + 1 (default: total_steps)",
+        help="the step after the last one to write; up to total_steps + 1 (default: total_steps; "
+        "with --replan, those of the last re-plan)",
     )
     parser.add_argument(
         "--dtype", choices=("float64", "float32"), default="float64", help="(default: float64)"

@@ -23,7 +23,7 @@ FORMATS = (".png", ".svg")
 
 def curve(config: Config, label: str | None = None) -> drawing.Curve:
     """``config`` as drawn (see :func:`onecycle._plot.curve`)."""
-    return drawing.curve(config.kwargs(), label)
+    return drawing.curve(config.kwargs(), label, config.replan)
 
 
 def _digest(curves: list[tuple[Config, drawing.Curve]]) -> str:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             f"plot draws at most {drawing.MAX_CONFIGS} configurations in one figure, got {len(all_configs)}"
         )
     for config in all_configs:
-        schedule(**config.kwargs(), start=0, stop=0)  # checks every argument before any work
+        schedule(**config.schedule_kwargs(), start=0, stop=0)  # checks every argument before any work
     try:
         drawing.matplotlib_or_explain("plot")
     except ModuleNotFoundError as e:
@@ -84,7 +84,7 @@ def figure(curves: list[tuple[Config, drawing.Curve]], swept: list[str], args: a
     fig = Figure(figsize=(args.width, args.height), dpi=args.dpi, layout="constrained")
     ax_lr, ax_momentum = fig.subplots(2, 1, sharex=True)
     drawing.draw(ax_lr, ax_momentum, [drawn for _, drawn in curves], log_lr=args.log_lr)
-    fixed = [name for name in PARAMETERS if name not in swept]
+    fixed = [name for name in PARAMETERS if name not in swept] + ["replan"] * bool(curves[0][0].replan)
     title = args.title or "1cycle schedule: " + describe(curves[0][0], fixed)
     fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=10)
     return fig

@@ -97,7 +97,6 @@ def replan_curves() -> dict[str, tuple[Any, Any]]:
     ``last_epoch=6000``: the first 6,001 steps of the old plan, then the new one's), and
     the run re-planned at step 6,000 onto 15,000 steps."""
     import numpy as np
-
     import onecycle
 
     step, old, new, max_lr = 6_000, 10_000, 15_000, 0.01

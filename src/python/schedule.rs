@@ -290,7 +290,9 @@ fn output_dtype<'py>(
 ) -> PyResult<bool> {
     let dtype = match (dtype, out) {
         (Some(dtype), _) => PyArrayDescr::new(py, dtype).map_err(|_| {
-            let value = dtype.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string());
+            let value = dtype
+                .repr()
+                .map_or_else(|_| "?".to_owned(), |r| r.to_string());
             PyTypeError::new_err(Error::Dtype { value }.to_string())
         })?,
         (None, Some((lr, _))) => lr.dtype(),

@@ -208,6 +208,23 @@ def run_side_by_side(
     return theirs, ours
 
 
+def step_together(
+    theirs: TorchOneCycleLR, ours: OneCycleLR, steps: int
+) -> tuple[BaseException | None, BaseException | None]:
+    """Step both (each after an optimizer step) up to ``steps`` times, comparing the state
+    after each step, until torch fails; returns the two failures (None, None if none)."""
+    for i in range(1, steps + 1):
+        theirs.optimizer.step()
+        ours.optimizer.step()
+        _, t_err = outcome(theirs.step)
+        _, o_err = outcome(ours.step)
+        assert_same_failure(t_err, o_err, f"step {i}")
+        if t_err is not None:
+            return t_err, o_err
+        assert_same_state(theirs, ours, f"after step {i}")
+    return None, None
+
+
 class _TorchWithoutInitialStep(TorchOneCycleLR):
     """torch's class, less the step to 0 its constructor takes: the value at a later step
     is then torch's even where step 0 alone would divide by zero (a first phase of zero

@@ -21,6 +21,7 @@ from parity import (
     outcome,
     positive,
     same,
+    step_together,
 )
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
@@ -42,23 +43,6 @@ def rename_phases(scheduler: TorchOneCycleLR, values: list[float], end_shift: fl
         if i < len(phases) - 1:
             phase["end_step"] = float(phase["end_step"]) + end_shift
     return phases
-
-
-def step_together(
-    theirs: TorchOneCycleLR, ours: OneCycleLR, steps: int
-) -> tuple[BaseException | None, BaseException | None]:
-    """Step both (each after an optimizer step) up to ``steps`` times, comparing the state
-    after each step, until torch fails; returns the two failures (None, None if none)."""
-    for i in range(1, steps + 1):
-        theirs.optimizer.step()
-        ours.optimizer.step()
-        _, t_err = outcome(theirs.step)
-        _, o_err = outcome(ours.step)
-        assert_same_failure(t_err, o_err, f"step {i}")
-        if t_err is not None:
-            return t_err, o_err
-        assert_same_state(theirs, ours, f"after step {i}")
-    return None, None
 
 
 class NoFallback(OneCycleLR):

@@ -24,6 +24,7 @@ from parity import (
     make_optimizer,
     outcome,
     same,
+    step_together,
 )
 from torch.optim.lr_scheduler import OneCycleLR as TorchOneCycleLR
 
@@ -50,16 +51,7 @@ def torch_from(ours: OneCycleLR, optimizer: str, groups: int, kwargs: dict[str, 
 def step_both_to_the_end(theirs: TorchOneCycleLR, ours: OneCycleLR) -> None:
     """Step both through the extra step and one past it, comparing everything after each."""
     assert_same_state(theirs, ours, "after loading")
-    for i in range(theirs.last_epoch + 1, theirs.total_steps + 2):
-        theirs.optimizer.step()
-        ours.optimizer.step()
-        _, t_err = outcome(theirs.step)
-        _, o_err = outcome(ours.step)
-        assert_same_failure(t_err, o_err, f"step {i}")
-        if t_err is not None:
-            assert theirs.last_epoch == ours.last_epoch
-            return
-        assert_same_state(theirs, ours, f"after step {i}")
+    step_together(theirs, ours, theirs.total_steps + 1 - theirs.last_epoch)
 
 
 @st.composite

@@ -549,8 +549,12 @@ def test_property_schedule_garbage(kwargs: dict[str, Any]) -> None:
     for step in {start, stop - 1}:
         lr, momentum = torch_values_at(total, step, three_phase=three_phase, **first, **extra)
         index = (0,) * len(shape) + (step - start,)
-        assert result.lr[index] == result.lr.dtype.type(lr), step
-        assert result.momentum[index] == result.momentum.dtype.type(momentum), step
+        # float32: torch's float64 rounded to nearest, to inf beyond float32's range (as
+        # numpy casts; numpy 2.5 warns of that overflow, the schedule does not).
+        with np.errstate(over="ignore"):
+            expected = (result.lr.dtype.type(lr), result.momentum.dtype.type(momentum))
+        assert result.lr[index] == expected[0], step
+        assert result.momentum[index] == expected[1], step
 
 
 # No numpy arrays here (torch keeps max_lr and the momenta in the groups, where == on an

@@ -20,7 +20,7 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import onecycle
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from onecycle import OneCycleLR
 from parity import (
@@ -512,6 +512,8 @@ GARBAGE = settings(max_examples=4 * settings.default.max_examples)
 
 @GARBAGE
 @given(schedule_arguments)
+# float32 beyond its range: inf, as numpy casts (found on numpy 2.5, which warns of it).
+@example({"total_steps": 1, "max_lr": 8.507058919493342e43, "pct_start": 0.0, "dtype": np.float32})
 def test_property_schedule_garbage(kwargs: dict[str, Any]) -> None:
     """Any Python objects for any argument: a correct result or TypeError / ValueError /
     OverflowError / MemoryError, never another exception or a crash."""

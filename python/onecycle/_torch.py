@@ -81,6 +81,19 @@ _TORCH_STEP_WARNS_AT_CALLER = any(
 _TORCH_STEP_PRINTS = "print_lr" in _TORCH_STEP_CODE.co_names
 
 
+def _holds_zero(value: Any) -> bool:
+    """Whether ``value`` is zero, or a sequence or array (at any depth) with a zero in it."""
+    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
+        try:
+            return any(_holds_zero(v) for v in value)
+        except TypeError:  # a 0-d array or tensor, which does not iterate
+            pass
+    try:
+        return bool(value == 0)
+    except Exception:  # an object whose comparison fails holds no zero
+        return False
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What the scheduler was built with that a re-plan needs (not part of its state)."""
@@ -254,16 +267,20 @@ class OneCycleLR(_TorchOneCycleLR):
             # The plan before any re-plan, which plot() rebuilds the steps taken from.
             self._onecycle_origin = _history.origin(self)
         except ZeroDivisionError as e:
-            # torch divides by these while filling the groups; say which one is at fault.
+            # torch divides by these while filling the groups; say which one is at fault
+            # (a zero, or a sequence holding one, which numpy divides by element).
             for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
-                if isinstance(value, (int, float)) and value == 0:
+                if _holds_zero(value):
                     formula, default = _DIVISORS[name]
                     raise ValueError(
                         f"{name} must be nonzero, got {value!r}: it divides the learning "
                         f"rate ({formula}), and torch's OneCycleLR fails here with "
                         f"ZeroDivisionError. The default is {default!r}."
                     ) from e
-            raise
+            raise ValueError(
+                f"torch's OneCycleLR fails here with ZeroDivisionError ({e}): div_factor and "
+                "final_div_factor must be nonzero numbers"
+            ) from e
         finally:
             _betas.restore_tensor_betas(tensor_betas)
 

@@ -12,7 +12,8 @@
 //! - the phases after it, at their ends for the new length: the last ends at
 //!   `total_steps - 1`, at `min_lr` (and `max_momentum`), as torch's does.
 
-use super::{int_le_float, Key, OneCycle, Phase};
+use super::model::{int_le_float, OneCycle};
+use super::phase::{Key, Phase};
 use crate::error::Error;
 
 /// Where and onto what a schedule is re-planned: at step `step` (the scheduler's
@@ -79,17 +80,17 @@ impl OneCycle {
         held: [Key; 2],
     ) -> Result<OneCycle, Error> {
         at.check()?;
-        let target = OneCycle::new(at.total_steps, pct_start, three_phase, self.anneal)?;
+        let target = OneCycle::new(at.total_steps, pct_start, three_phase, self.anneal())?;
         let next = i128::from(at.step) + 1;
         let ranges = self.step_ranges();
         let current = ranges
             .iter()
             .position(|range| range.steps.contains(&next))
-            .map_or(self.phases.len() - 1, |i| i);
+            .map_or(self.phases().len() - 1, |i| i);
         let ends = |p: &Phase| (p.end_lr.clone(), p.end_momentum.clone());
-        let wanted = ends(&self.phases[current]);
+        let wanted = ends(&self.phases()[current]);
         let mut i = target
-            .phases
+            .phases()
             .iter()
             .position(|p| ends(p) == wanted)
             .ok_or_else(|| Error::ReplanPhase {
@@ -97,13 +98,13 @@ impl OneCycle {
                 end_lr: wanted.0.name().to_owned(),
                 end_momentum: wanted.1.name().to_owned(),
             })?;
-        let last = target.phases.len() - 1;
+        let last = target.phases().len() - 1;
         // A phase whose new end is not after the step is skipped (the last always is).
-        while i < last && !int_le_float(next, target.phases[i].end_step) {
+        while i < last && !int_le_float(next, target.phases()[i].end_step) {
             i += 1;
         }
         let [lr, momentum] = held;
-        let continuing = &target.phases[i];
+        let continuing = &target.phases()[i];
         let mut phases = vec![
             Phase::new(
                 float_at_or_below(at.step),
@@ -119,8 +120,8 @@ impl OneCycle {
                 ],
             ),
         ];
-        phases.extend(target.phases[i + 1..].iter().cloned());
-        OneCycle::from_phases(phases, self.anneal)
+        phases.extend(target.phases()[i + 1..].iter().cloned());
+        OneCycle::from_phases(phases, self.anneal())
     }
 }
 

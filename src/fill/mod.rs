@@ -17,6 +17,7 @@
 //! for the widest vector instructions the CPU has ([`crate::simd`]).
 //!
 //! - this file: the public API;
+//! - `request`: [`Request`], what to fill and how;
 //! - `base`: what the parts share (element types, accuracy, block size, [`Prepared`]);
 //! - `plan`: configurations grouped by phases, rows cut into blocks and tasks;
 //! - `steps`: what a loop reads, and windows of steps: each step's phase and `pct`;
@@ -36,19 +37,18 @@ mod list;
 mod order;
 mod plan;
 mod replanned;
+mod request;
 mod steps;
 
 pub use alloc::{alloc_len, try_zeroed};
 pub use base::{Accuracy, Prepared, Sample, BLOCK, PARALLEL_MIN_STEPS};
 pub use replanned::{fill_replanned, Positions as ReplannedAt, Replanned};
+pub use request::{check_step_range, Request};
 
 use crate::config::Config;
 use crate::cycle::OneCycle;
 use crate::error::Error;
-use crate::simd::Level;
-use list::List;
-use plan::Plan;
-use steps::{Positions, Window};
+use request::check_range;
 
 /// The documented bound of [`Accuracy::Fast`]: each lr differs from the exact one by at
 /// most this many ulp of the largest learning rate the schedule anneals between
@@ -90,36 +90,6 @@ pub fn prepare_steps(configs: &[Config], steps: &[i64]) -> Result<Vec<Prepared>,
     })
 }
 
-/// Checks that each of `steps` lies in `0..=total_steps` (its lowest and highest found on
-/// all cores for a long list).
-///
-/// # Errors
-/// [`Error::Step`] for the first that does not.
-pub fn check_step_range(steps: &[i64], total_steps: i64) -> Result<(), Error> {
-    check_range(steps, list::step_bounds(steps), total_steps)
-}
-
-/// [`check_step_range`] for steps whose lowest and highest are `(lowest, highest)`: they
-/// are looked at one by one only when some step is out of range.
-fn check_range(
-    steps: &[i64],
-    (lowest, highest): (i64, i64),
-    total_steps: i64,
-) -> Result<(), Error> {
-    if lowest >= 0 && highest <= total_steps {
-        return Ok(());
-    }
-    let outside = |&(_, &step): &(usize, &i64)| step < 0 || step > total_steps;
-    match steps.iter().enumerate().find(outside) {
-        Some((index, &step)) => Err(Error::Step {
-            index,
-            step,
-            total_steps,
-        }),
-        None => Ok(()),
-    }
-}
-
 /// Builds each configuration and runs `check(config, cycle, new_phases)` on it, where
 /// `new_phases` is false when the one before has the same schedule (checking its phases
 /// again would find the same).
@@ -151,87 +121,6 @@ fn prepare_with(
             Prepared::new(cycle, &values).map_err(|e| wrap(i, e))
         })
         .collect()
-}
-
-/// What to fill, and how: the configurations (one output row each), the accuracy, the
-/// vector instructions and whether to use all cores.
-#[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
-    pub prepared: &'a [Prepared],
-    pub accuracy: Accuracy,
-    /// The vector instructions the loops use: every level gives the same values.
-    pub level: Level,
-    /// Whether to fill on all cores once the output holds [`PARALLEL_MIN_STEPS`] values.
-    pub threads: bool,
-}
-
-impl<'a> Request<'a> {
-    /// A request at the level [`Level::detect`] gives (the widest this CPU has, unless
-    /// capped by the environment), on all cores.
-    #[must_use]
-    pub fn new(prepared: &'a [Prepared], accuracy: Accuracy) -> Self {
-        Request {
-            prepared,
-            accuracy,
-            level: Level::detect(),
-            threads: true,
-        }
-    }
-
-    /// Fills row `i` of `lr` and `momentum` (rows of `stop - start` values, one per
-    /// prepared configuration) with steps `[start, stop)` of configuration `i`.
-    ///
-    /// # Errors
-    /// [`Error::LengthMismatch`] when the outputs do not hold one row per configuration,
-    /// [`Error::ZeroWidthPhase`] where torch would divide by zero (nothing is written then).
-    pub fn window<T: Sample>(
-        &self,
-        start: u64,
-        stop: u64,
-        lr: &mut [T],
-        momentum: &mut [T],
-    ) -> Result<(), Error> {
-        self.fill(&Window { start, stop }, lr, momentum)
-    }
-
-    /// Fills row `i` of `lr` and `momentum` (rows of `steps.len()` values, one per prepared
-    /// configuration) with configuration `i`'s values at `steps[0]`, `steps[1]`, ...: the
-    /// same bits as a window holding those steps. [`prepare_steps`] checks the steps
-    /// against each configuration's `total_steps`.
-    ///
-    /// # Errors
-    /// [`Error::LengthMismatch`] when the outputs do not hold one row per configuration,
-    /// [`Error::ZeroWidthPhase`] for the first step (in the order of `steps`) where torch
-    /// would divide by zero (nothing is written then).
-    pub fn steps<T: Sample>(
-        &self,
-        steps: &[i64],
-        lr: &mut [T],
-        momentum: &mut [T],
-    ) -> Result<(), Error> {
-        self.fill(&List(steps), lr, momentum)
-    }
-
-    fn fill<T: Sample>(
-        &self,
-        positions: &impl Positions,
-        lr: &mut [T],
-        momentum: &mut [T],
-    ) -> Result<(), Error> {
-        let expected = positions.len().saturating_mul(self.prepared.len());
-        if lr.len() != expected || momentum.len() != expected {
-            return Err(Error::LengthMismatch {
-                lr: lr.len(),
-                momentum: momentum.len(),
-            });
-        }
-        let plan = Plan::new(self.prepared, positions)?;
-        if expected > 0 {
-            let parallel = self.threads && expected >= PARALLEL_MIN_STEPS;
-            plan.fill(lr, momentum, (self.accuracy, self.level), parallel);
-        }
-        Ok(())
-    }
 }
 
 /// Fills `lr[k]` and `momentum[k]` with one configuration's values at step `start + k`,
@@ -320,6 +209,7 @@ fn zeroed<T: Sample>(n: u128) -> Result<(Vec<T>, Vec<T>), Error> {
 mod tests {
     use super::*;
     use crate::cycle::{Anneal, Key, Phase};
+    use crate::simd::Level;
 
     fn configs() -> Vec<Config> {
         let mut out = Vec::new();

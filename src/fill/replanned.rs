@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::base::{Accuracy, Prepared, Sample};
-use super::Request;
+use super::request::{check_step_range, Request};
 use crate::config::Config;
 use crate::cycle::{held_keys, Replan};
 use crate::error::Error;
@@ -114,7 +114,7 @@ impl Replanned {
                 }
             }
             Positions::Steps(steps) => {
-                super::check_step_range(steps, self.total_steps)?;
+                check_step_range(steps, self.total_steps)?;
                 for (range, plan) in self.ranges() {
                     let inside: Vec<i64> = steps
                         .iter()

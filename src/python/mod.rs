@@ -1,5 +1,5 @@
 //! `onecycle._core`: the binding. Python converts the arguments' types; the core checks
-//! their values, and its errors become Python exceptions in one place ([`to_py_err`]).
+//! their values, and its errors become Python exceptions in one place (`errors`).
 //!
 //! - `schedule`: `schedule()`'s arguments and outputs (numpy arrays filled detached);
 //! - `step`: the `Cycle` class, which steps torch's parameter groups;
@@ -10,37 +10,16 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod errors;
 mod schedule;
 mod step;
 
-use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyString, PyTuple};
 
 use crate::config::{parameters, Kind as ParameterKind, Value};
 use crate::cycle::{Anneal, Key, OneCycle, Phase};
-use crate::error::{Error, Kind};
-
-/// The one place core errors become Python exceptions.
-fn to_py_err(e: &Error) -> PyErr {
-    let message = e.to_string();
-    match e.kind() {
-        Kind::Memory => PyMemoryError::new_err(message),
-        Kind::Overflow => PyOverflowError::new_err(message),
-        Kind::Value => PyValueError::new_err(message),
-    }
-}
-
-/// Core results as Python results.
-trait OrRaise<T> {
-    fn or_raise(self) -> PyResult<T>;
-}
-
-impl<T> OrRaise<T> for Result<T, Error> {
-    fn or_raise(self) -> PyResult<T> {
-        self.map_err(|e| to_py_err(&e))
-    }
-}
+use errors::OrRaise;
 
 /// The steps where each phase of a schedule ends (torch's `end_step`s), as the core lays
 /// them out: two phases, or three with `three_phase`.

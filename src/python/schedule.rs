@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString};
 
-use super::{to_py_err, OrRaise};
+use super::errors::{to_py_err, OrRaise};
 use crate::config::{parameters, Config, Kind as ParameterKind, Value};
 use crate::cycle::Replan;
 use crate::cycle::{check_total_steps, Anneal};

@@ -8,8 +8,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use super::errors::{to_py_err, OrRaise};
 use super::schedule::{anneal_arg, fill_outputs, Fill, Outputs, Steps};
-use super::{to_py_err, OrRaise};
 use crate::cycle::{held_keys, Anneal, Key, OneCycle, Phase, Replan, Values};
 use crate::fill::{check_step_range, Accuracy, Prepared, Request};
 

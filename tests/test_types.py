@@ -23,7 +23,14 @@ def test_mypy_strict_on_the_package() -> None:
 
 
 def test_stub_matches_the_compiled_module() -> None:
-    done = mypy("mypy.stubtest", "onecycle._core", "--allowlist", "stubtest-allowlist.txt")
+    # The allowlist names what only the `bench` feature builds: unused in the default build.
+    done = mypy(
+        "mypy.stubtest",
+        "onecycle._core",
+        "--allowlist",
+        "stubtest-allowlist.txt",
+        "--ignore-unused-allowlist",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Success: no issues found in 1 module" in done.stdout
 

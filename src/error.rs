@@ -266,6 +266,20 @@ impl Error {
         }
     }
 
+    /// This error of configuration `index` of `count`: as it is for a single configuration,
+    /// else wrapped in [`Error::InConfig`] so that the message says which.
+    #[must_use]
+    pub fn in_config(self, index: usize, count: usize) -> Error {
+        if count == 1 {
+            self
+        } else {
+            Error::InConfig {
+                index,
+                source: Box::new(self),
+            }
+        }
+    }
+
     /// [`Error::TooLarge`] for `elements` values of `item_size` bytes each.
     #[must_use]
     pub fn too_large(what: &'static str, elements: u128, item_size: usize) -> Error {

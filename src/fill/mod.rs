@@ -42,7 +42,7 @@ mod steps;
 
 pub use alloc::{alloc_len, try_zeroed};
 pub use base::{Accuracy, Prepared, Sample, BLOCK, PARALLEL_MIN_STEPS};
-pub use replanned::{fill_replanned, Positions as ReplannedAt, Replanned};
+pub use replanned::{fill_replanned, prepare_replanned, Positions as ReplannedAt, Replanned};
 pub use request::{check_step_range, Request};
 
 use crate::config::Config;
@@ -97,16 +97,7 @@ fn prepare_with(
     configs: &[Config],
     mut check: impl FnMut(&Config, &OneCycle, bool) -> Result<(), Error>,
 ) -> Result<Vec<Prepared>, Error> {
-    let wrap = |index: usize, e: Error| {
-        if configs.len() == 1 {
-            e
-        } else {
-            Error::InConfig {
-                index,
-                source: Box::new(e),
-            }
-        }
-    };
+    let wrap = |index: usize, e: Error| e.in_config(index, configs.len());
     let mut checked: Option<OneCycle> = None;
     configs
         .iter()

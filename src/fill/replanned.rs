@@ -42,7 +42,7 @@ impl Replanned {
     pub fn new(config: &Config, replans: &[Replan]) -> Result<Replanned, Error> {
         let (mut cycle, mut values) = config.build()?;
         let mut plans: Vec<(u64, Prepared)> = Vec::with_capacity(replans.len() + 1);
-        let (mut first, mut total, mut count, mut previous) = (0u64, config.total_steps, 0, 0);
+        let (mut first, mut total, mut previous) = (0u64, config.total_steps, 0);
         for (index, at) in replans.iter().enumerate() {
             if at.step < previous || at.step > total {
                 return Err(Error::ReplanOrder {
@@ -58,13 +58,14 @@ impl Replanned {
                 continue;
             }
             // The values the groups hold at the step: the plan in force there computed
-            // them (the one before, for a second re-plan at the same step).
+            // them (the one before, for a second re-plan at the same step; the values of
+            // a later plan only add keys to an earlier one's).
             let (lr, momentum) = match plans.last() {
-                Some((_, plan)) if (at.step as u64) < first => plan.at(at.step)?,
+                Some((_, plan)) if (at.step as u64) < first => plan.cycle().at(at.step, &values)?,
                 _ => cycle.at(at.step, &values)?,
             };
-            let held = held_keys(count);
-            count += 1;
+            // Each re-plan that changes the length makes one plan more.
+            let held = held_keys(plans.len());
             let next = cycle.replan(*at, (config.pct_start, config.three_phase), held.clone())?;
             plans.push((first, Prepared::new(cycle, &values)?));
             let [lr_key, momentum_key] = held;
@@ -167,13 +168,27 @@ impl Replanned {
     }
 }
 
-impl Prepared {
-    /// `(lr, momentum)` at `step`.
-    fn at(&self, step: i64) -> Result<(f64, f64), Error> {
-        let (phase, pct) = self.cycle().locate(step)?;
-        let factor = self.cycle().anneal().factor(pct);
-        Ok(self.cycle().anneal().formula(self.bounds()[phase])(factor))
-    }
+/// Each configuration re-planned at `replans` ([`Replanned::new`]) and checked at `at`
+/// ([`Replanned::check`]), before any allocation or work.
+///
+/// # Errors
+/// The first invalid configuration's, wrapped in [`Error::InConfig`] when there are
+/// several.
+pub fn prepare_replanned(
+    configs: &[Config],
+    replans: &[Replan],
+    at: Positions<'_>,
+) -> Result<Vec<Replanned>, Error> {
+    let prepare = |config: &Config| {
+        let row = Replanned::new(config, replans)?;
+        row.check(at)?;
+        Ok(row)
+    };
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, config)| prepare(config).map_err(|e: Error| e.in_config(i, configs.len())))
+        .collect()
 }
 
 /// Fills row `i` of `lr` and `momentum` (one row of `positions` per configuration) with

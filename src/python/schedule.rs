@@ -18,8 +18,8 @@ use crate::cycle::Replan;
 use crate::cycle::{check_total_steps, Anneal};
 use crate::error::{Error, Int, OutProblem};
 use crate::fill::{
-    alloc_len, fill_replanned, prepare, prepare_steps, Accuracy, Prepared, Replanned, ReplannedAt,
-    Request, Sample,
+    alloc_len, fill_replanned, prepare, prepare_replanned, prepare_steps, Accuracy, Prepared,
+    Replanned, ReplannedAt, Request, Sample,
 };
 use crate::memory::check_fits;
 
@@ -212,21 +212,7 @@ impl<'a> At<'a> {
 
     /// Each configuration re-planned at `replans`, checked at these steps.
     fn replanned(self, configs: &[Config], replans: &[Replan]) -> Result<Vec<Replanned>, Error> {
-        let wrap = |index: usize, e: Error| match configs.len() {
-            1 => e,
-            _ => Error::InConfig {
-                index,
-                source: Box::new(e),
-            },
-        };
-        let at = self.positions();
-        let mut rows = Vec::with_capacity(configs.len());
-        for (i, config) in configs.iter().enumerate() {
-            let row = Replanned::new(config, replans).map_err(|e| wrap(i, e))?;
-            row.check(at).map_err(|e| wrap(i, e))?;
-            rows.push(row);
-        }
-        Ok(rows)
+        prepare_replanned(configs, replans, self.positions())
     }
 
     fn positions(self) -> ReplannedAt<'a> {

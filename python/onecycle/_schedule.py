@@ -277,22 +277,35 @@ def _broadcast_floats(params: dict[str, Any]) -> tuple[int, ...]:
 
 
 def _replans(value: object) -> list[tuple[int, int]]:
-    """``replan=``: a sequence of ``(step, total_steps)`` pairs of integers."""
+    """``replan=``: a sequence of ``(step, total_steps)`` pairs of integers, each within
+    int64."""
     wrong = TypeError(f"replan must be a sequence of (step, total_steps) pairs of integers, got {value!r}")
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+
+    def sequence(x: object) -> bool:
+        return isinstance(x, Sequence | np.ndarray) and not isinstance(x, (str, bytes))
+
+    if not sequence(value):
         raise wrong
     pairs = []
-    for pair in value:
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
+    for pair in value:  # type: ignore[attr-defined]
+        if not sequence(pair) or len(pair) != 2:
             raise wrong
-        step, total = pair
-        pairs.append((_integer("replan step", step), _integer("replan total_steps", total)))
-    for name, number in (
-        p for pair in pairs for p in zip(("replan step", "replan total_steps"), pair, strict=True)
-    ):
-        if not -(2**63) <= number <= MAX_STEPS:
-            raise OverflowError(f"{name} must be at most 2**63 - 1, got {_show(number)}")
+        step, total = (
+            _int64(f"replan {name}", x) for name, x in zip(("step", "total_steps"), pair, strict=True)
+        )
+        pairs.append((step, total))
     return pairs
+
+
+def _int64(name: str, value: object) -> int:
+    """An integer (:func:`_integer`) the core can count with: at most 2**63 - 1 (and at
+    least -2**63)."""
+    number = _integer(name, value)
+    if number > MAX_STEPS:
+        raise OverflowError(f"{name} must be at most 2**63 - 1, got {_show(number)}")
+    if number < -(2**63):
+        raise OverflowError(f"{name} must be at least -2**63, got {_show(number)}")
+    return number
 
 
 def _steps(value: object) -> npt.NDArray[np.int64]:

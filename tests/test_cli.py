@@ -481,13 +481,17 @@ def test_compare_counts_identical_steps() -> None:
         sum(f"torch {torch.__version__} OneCycleLR against onecycle (total_steps=300, " in x for x in lines)
         == 4
     )
+    assert_every_step_identical(lines, configurations=4, steps=300)
+
+
+def assert_every_step_identical(lines: list[str], configurations: int, steps: int) -> None:
+    """`onecycle compare`'s lines: for each configuration, onecycle's class and schedule()
+    agree with torch at every one of the `steps`, bit for bit."""
     for name in ("onecycle.OneCycleLR", "onecycle.schedule()"):
         matching = [x for x in lines if x.strip().startswith(name)]
-        assert len(matching) == 4
-        assert all(
-            x.endswith("300 of 300 steps bit-identical; largest difference 0 (lr), 0 (momentum)")
-            for x in matching
-        )
+        assert len(matching) == configurations
+        want = f"{steps} of {steps} steps bit-identical; largest difference 0 (lr), 0 (momentum)"
+        assert all(x.endswith(want) for x in matching)
 
 
 def test_compare_reports_differences() -> None:
@@ -623,13 +627,7 @@ def test_compare_replan_loads_torchs_class_from_the_replanned_state() -> None:
         ]
         * 2
     )
-    for name in ("onecycle.OneCycleLR", "onecycle.schedule()"):
-        matching = [x for x in lines if x.strip().startswith(name)]
-        assert len(matching) == 2
-        assert all(
-            x.endswith("1300 of 1300 steps bit-identical; largest difference 0 (lr), 0 (momentum)")
-            for x in matching
-        )
+    assert_every_step_identical(lines, configurations=2, steps=1300)
 
 
 def test_compare_replan_steps_torchs_own_class() -> None:
